@@ -1,8 +1,9 @@
 """The agent's kernel: a `KernelSession` inside the sandbox, under the episode's resource caps.
 
 It starts the kernel through `nbdojo.launcher` (bubblewrap, cgroup, rlimits) unless the
-sandbox is turned off, maps a kill by the memory cap to status "oom", and cleans up the
-connection folder and cgroup when the episode ends.
+sandbox is turned off, maps a kill by the memory cap to status "oom" and a hit of the
+process cap to a `ProcessLimit` error and a fresh kernel, and cleans up the connection
+folder and cgroup when the episode ends.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from nbdojo.config import kernels_dir
 from nbdojo.kernel import CellResult, KernelSession
-from nbdojo.limits import Cgroup, MemoryWatchdog
-from nbdojo.sandbox import SandboxPolicy, bwrap_path, gpu_indices, launcher_argv
+from nbdojo.limits import CapGuard, cgroups_wanted
+from nbdojo.sandbox import SandboxPolicy, bwrap_path, checked_gpus, launcher_argv
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,14 @@ class AgentKernel:
     def __init__(self, *, workspace: Path, readonly: list[Path], caps: KernelCaps, sandbox: bool = True,
                  gpus: list[int] | None = None, kernel_name: str = "nbdojo", name: str | None = None):
         self.workspace, self.caps, self.sandbox = Path(workspace), caps, sandbox
-        self.gpus = list(gpu_indices() if gpus is None else gpus)
+        self.gpus = checked_gpus(gpus)
         self._conn_dir = Path(tempfile.mkdtemp(prefix="nbk-", dir="/tmp"))
-        self._cgroup: Cgroup | None = None
-        self._watchdog: MemoryWatchdog | None = None
         self._oom_seen = 0
         self._pids_seen = 0
         env = None
         if sandbox:
             bwrap_path()  # a clear SandboxError before anything starts
-            cgroup_name = name or uuid.uuid4().hex[:12]
+            cgroup_name = (name or uuid.uuid4().hex[:12]) if cgroups_wanted() else None
             policy = SandboxPolicy(
                 workspace=str(self.workspace), readonly=tuple(str(p) for p in readonly),
                 connection_dir=str(self._conn_dir), memory_bytes=caps.memory_bytes,
@@ -66,11 +65,12 @@ class AgentKernel:
                 cgroup_name=cgroup_name,
             )
             argv = launcher_argv(policy, _spec_argv(kernel_name))
-            self._cgroup = Cgroup(cgroup_name)
         else:
-            argv = None
+            cgroup_name, argv = None, None
             env = {k: v for k, v in os.environ.items()}
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in self.gpus)
+        # With no cgroup (unsandboxed, or NBDOJO_CGROUPS=0) the guard's watchdog holds the caps.
+        self._guard = CapGuard(cgroup_name, memory_bytes=caps.memory_bytes, max_processes=caps.max_processes)
         self.session = KernelSession(
             cwd=self.workspace, kernel_name=kernel_name, argv=argv, env=env, connection_dir=self._conn_dir,
             max_output_bytes=caps.output_bytes, interrupt_mode="message" if sandbox else None,
@@ -86,19 +86,20 @@ class AgentKernel:
 
     def start(self) -> None:
         self.session.start()
-        cgroup_ok = self._cgroup is not None and all(p.is_dir() for p in self._cgroup.dirs.values()) \
-            and bool(self._cgroup.dirs)
-        if self.caps.memory_bytes and not cgroup_ok:
-            self._watchdog = MemoryWatchdog(lambda: self.session.pid, self.caps.memory_bytes).start()
+        self._guard.arm(lambda: self.session.pid)
 
-    def _oom_kills(self) -> int:
-        kills = self._cgroup.oom_kills() if self._cgroup is not None else 0
-        return kills + (self._watchdog.kills if self._watchdog is not None else 0)
+    @property
+    def caps_mode(self) -> str:
+        """How the memory and process caps are held here (e.g. 'cgroup v1', 'watchdog'; 'none' unsandboxed)."""
+        return self._guard.mode
 
     def execute(self, code: str, timeout: float | None = None) -> CellResult:
         result = self.session.execute(code, timeout=timeout)
+        if self._guard.check() and not result.restarted:  # a cap hit is charged to the cell that made it
+            self.session.restart()
+            result.restarted = True
         self._check_process_cap(result)
-        kills = self._oom_kills()
+        kills = self._guard.oom_kills()
         if kills > self._oom_seen:
             self._oom_seen = kills
             if result.status == "died" or result.restarted:
@@ -114,7 +115,7 @@ class AgentKernel:
 
     def _check_process_cap(self, result: CellResult) -> None:
         """A cell that hit the process cap leaves the kernel unable to start threads: restart it."""
-        hits = self._cgroup.pids_max_hits() if self._cgroup is not None else 0
+        hits = self._guard.process_hits()
         if hits <= self._pids_seen:
             return
         self._pids_seen = hits
@@ -127,7 +128,7 @@ class AgentKernel:
                       "the kernel was restarted",
             "traceback": (result.error or {}).get("traceback", []),
         }
-        if result.status == "ok":
+        if result.status in ("ok", "died"):
             result.status = "error"
 
     def restart(self) -> None:
@@ -151,8 +152,5 @@ class AgentKernel:
         try:
             self.session.shutdown()
         finally:
-            if self._watchdog is not None:
-                self._watchdog.stop()
-            if self._cgroup is not None:
-                self._cgroup.remove()
+            self._guard.close()
             shutil.rmtree(self._conn_dir, ignore_errors=True)

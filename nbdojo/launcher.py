@@ -26,12 +26,16 @@ def _chown_tree(path: str, uid: int) -> None:
                 pass
 
 
+def _setpriv() -> str | None:
+    """setpriv drops root to the sandbox uid; None when the host is not root or lacks it."""
+    return shutil.which("setpriv") if os.geteuid() == 0 else None
+
+
 def command(policy: SandboxPolicy, kernel_argv: list[str]) -> list[str]:
     """The full command line that the launcher execs."""
-    as_root = os.geteuid() == 0
-    setpriv = shutil.which("setpriv") if as_root else None
+    setpriv = _setpriv()
     args = bwrap_args(policy, drop_to_uid=setpriv is not None)
-    if as_root and setpriv is None:
+    if os.geteuid() == 0 and setpriv is None:
         args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]  # user-namespace fallback
     args.append("--")
     if setpriv:
@@ -45,11 +49,15 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: python -m nbdojo.launcher --policy JSON -- KERNEL ARGV...")
     policy = SandboxPolicy.from_json(argv[1])
     kernel_argv = argv[3:]
+    capped: set[str] = set()
     if policy.cgroup_name:
         group = Cgroup(policy.cgroup_name)
         if group.create(memory_bytes=policy.memory_bytes, max_processes=policy.max_processes):
             group.join(os.getpid())
-    set_rlimits(max_file_bytes=policy.max_file_bytes, max_processes=policy.max_processes)
+            capped = group.capped()
+    kernel_uid = SANDBOX_UID if _setpriv() else os.getuid()
+    nproc = (kernel_uid, policy.max_processes) if policy.max_processes and "pids" not in capped else None
+    set_rlimits(max_file_bytes=policy.max_file_bytes, nproc=nproc)
     if os.geteuid() == 0:
         os.chown(policy.workspace, SANDBOX_UID, SANDBOX_UID)  # the env makes it empty; the kernel fills it
         if policy.connection_dir:

@@ -2,8 +2,9 @@
 
 A cgroup (v1 or v2, nested under the host's own cgroup) caps memory without breaking
 torch or CUDA (RLIMIT_AS would), and caps processes so a fork bomb ends as a failed
-cell. Where no cgroup can be made (an unprivileged host without delegation), a
-watchdog thread sums the tree's RSS and kills it past the cap.
+cell. Where no cgroup can be made (an unprivileged host without delegation, a
+read-only /sys/fs/cgroup, or NBDOJO_CGROUPS=0), RLIMIT_NPROC bounds the tasks and a
+watchdog thread totals the tree's memory and tasks and kills it past a cap.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,11 @@ class Cgroup:
             self.version = 0
 
     def create(self, *, memory_bytes: int | None, max_processes: int | None) -> bool:
-        """Make the cgroup(s) and set the caps; False if this host does not allow it."""
+        """Make the cgroup(s) and set the caps; False (and nothing left behind) if this host does not allow it."""
         try:
-            for controller, path in self.dirs.items():
+            for path in self.dirs.values():
+                if self.version == 2:
+                    self._delegate(path.parent)
                 path.mkdir(exist_ok=True)
             if self.version == 1:
                 if memory_bytes and "memory" in self.dirs:
@@ -77,9 +80,31 @@ class Cgroup:
                 if max_processes:
                     (path / "pids.max").write_text(str(max_processes))
         except OSError as exc:
-            log.info("no cgroup for the kernel (%s); using the memory watchdog", exc)
+            log.info("no cgroup for the kernel (%s); the watchdog holds the caps", exc)
+            self.remove()
             return False
         return bool(self.dirs)
+
+    @staticmethod
+    def _delegate(parent: Path) -> None:
+        """cgroup v2: a child gets memory/pids files only if its parent enables them for its subtree."""
+        control = parent / "cgroup.subtree_control"
+        try:
+            enabled = control.read_text().split()
+        except OSError:
+            return
+        for name in ("memory", "pids"):
+            if name not in enabled:
+                try:
+                    control.write_text(f"+{name}")
+                except OSError:
+                    pass  # e.g. the parent holds processes itself (v2's no-internal-process rule)
+
+    def capped(self) -> set[str]:
+        """Controllers ('memory', 'pids') whose cap file exists now in this cgroup."""
+        files = {1: {"memory": "memory.limit_in_bytes", "pids": "pids.max"},
+                 2: {"memory": "memory.max", "pids": "pids.max"}}.get(self.version, {})
+        return {name for name, path in self.dirs.items() if (path / files[name]).is_file()}
 
     def join(self, pid: int) -> None:
         for path in set(self.dirs.values()):
@@ -116,16 +141,30 @@ class Cgroup:
                 pass
 
 
-class MemoryWatchdog:
-    """Fallback cap: every `interval` s, sum the RSS of a process tree and kill it past `limit`."""
+def _charged_bytes(proc: Any) -> int:
+    """A process's proportional memory (PSS): forked children sharing pages are not counted twice."""
+    import psutil
 
-    def __init__(self, root_pid: Callable[[], int | None], limit: int, interval: float = 0.25):
-        self._root_pid, self.limit, self.interval = root_pid, limit, interval
-        self.kills = 0
+    try:
+        return int(proc.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):
+        return int(proc.memory_info().rss)
+
+
+class TreeWatchdog:
+    """Fallback caps: every `interval` s, total a process tree's memory (PSS) and tasks; kill it past a cap."""
+
+    def __init__(self, root_pid: Callable[[], int | None], *, memory_bytes: int | None = None,
+                 max_tasks: int | None = None, interval: float = 0.25):
+        self._root_pid, self.memory_bytes, self.max_tasks = root_pid, memory_bytes, max_tasks
+        self.interval = interval
+        self.memory_kills = 0
+        self.task_kills = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="nbdojo-memory-watchdog", daemon=True)
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="nbdojo-watchdog", daemon=True)
 
-    def start(self) -> MemoryWatchdog:
+    def start(self) -> TreeWatchdog:
         self._thread.start()
         return self
 
@@ -133,34 +172,135 @@ class MemoryWatchdog:
         self._stop.set()
 
     def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()
+
+    def check(self) -> bool:
+        """One pass: True if it killed the tree (also called by the host right after a cell)."""
         import psutil
 
-        while not self._stop.wait(self.interval):
+        with self._lock:
             pid = self._root_pid()
             if pid is None:
-                continue
+                return False
             try:
                 root = psutil.Process(pid)
                 procs = [root, *root.children(recursive=True)]
-                rss = sum(p.memory_info().rss for p in procs if p.is_running())
+                rss = tasks = 0
+                for proc in procs:
+                    with proc.oneshot():
+                        rss += _charged_bytes(proc)
+                        tasks += proc.num_threads()
             except psutil.Error:
-                continue
-            if rss > self.limit:
-                log.warning("kernel tree uses %d bytes > cap %d: killing it", rss, self.limit)
-                self.kills += 1
-                for proc in reversed(procs):
-                    try:
-                        proc.kill()
-                    except psutil.Error:
-                        pass
+                return False
+            if self.memory_bytes and rss > self.memory_bytes:
+                log.warning("kernel tree uses %d bytes > cap %d: killing it", rss, self.memory_bytes)
+                self.memory_kills += 1
+            elif self.max_tasks and tasks >= self.max_tasks:
+                log.warning("kernel tree runs %d tasks >= cap %d: killing it", tasks, self.max_tasks)
+                self.task_kills += 1
+            else:
+                return False
+            for proc in reversed(procs):
+                try:
+                    proc.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(procs, timeout=5)
+            return True
 
 
-def set_rlimits(*, max_file_bytes: int | None, max_processes: int | None) -> None:
-    """Caps applied in the launcher before exec: file size, no core dumps, process count."""
+class CapGuard:
+    """The host's side of one kernel's caps: the cgroup's counters, and a watchdog for what it does not cap.
+
+    `arm` runs after every kernel (re)start, once the launcher has made the cgroup;
+    `oom_kills` and `process_hits` only grow, so a caller compares them across a cell.
+    """
+
+    def __init__(self, cgroup_name: str | None, *, memory_bytes: int | None, max_processes: int | None):
+        self.cgroup = Cgroup(cgroup_name) if cgroup_name else None
+        self.memory_bytes, self.max_processes = memory_bytes, max_processes
+        self.watchdog: TreeWatchdog | None = None
+
+    def arm(self, root_pid: Callable[[], int | None]) -> None:
+        if self.watchdog is not None:
+            return
+        capped = self.cgroup.capped() if self.cgroup is not None else set()
+        memory = self.memory_bytes if "memory" not in capped else None
+        tasks = self.max_processes if "pids" not in capped else None
+        if memory or tasks:
+            log.info("caps without a cgroup (%s): watching the kernel's tree",
+                     ", ".join(n for n, v in (("memory", memory), ("processes", tasks)) if v))
+            self.watchdog = TreeWatchdog(root_pid, memory_bytes=memory, max_tasks=tasks).start()
+
+    def check(self) -> bool:
+        """Run the watchdog's pass now; True if it killed the kernel's tree."""
+        return self.watchdog.check() if self.watchdog is not None else False
+
+    @property
+    def mode(self) -> str:
+        """How the caps are held: 'cgroup v1', 'cgroup v2', 'watchdog', or a mix."""
+        capped = self.cgroup.capped() if self.cgroup is not None else set()
+        parts = [f"cgroup v{self.cgroup.version}"] if capped and self.cgroup is not None else []
+        if self.watchdog is not None:
+            parts.append("watchdog")
+        return " + ".join(parts) or "none"
+
+    def oom_kills(self) -> int:
+        kills = self.cgroup.oom_kills() if self.cgroup is not None else 0
+        return kills + (self.watchdog.memory_kills if self.watchdog is not None else 0)
+
+    def process_hits(self) -> int:
+        hits = self.cgroup.pids_max_hits() if self.cgroup is not None else 0
+        return hits + (self.watchdog.task_kills if self.watchdog is not None else 0)
+
+    def close(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+def cgroups_wanted() -> bool:
+    """False when NBDOJO_CGROUPS=0 (or off/no/false): caps then fall back to rlimits and the watchdog."""
+    return os.environ.get("NBDOJO_CGROUPS", "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+def tasks_of_uid(uid: int) -> int:
+    """Tasks (threads) running under a real uid now: what RLIMIT_NPROC counts."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "status").read_text()
+        except OSError:
+            continue
+        real = threads = None
+        for line in text.splitlines():
+            if line.startswith("Uid:"):
+                real = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+        if real == uid and threads:
+            total += threads
+    return total
+
+
+def set_rlimits(*, max_file_bytes: int | None, nproc: tuple[int, int] | None = None) -> None:
+    """Caps applied in the launcher before exec: file size, no core dumps, and, where no cgroup caps
+    processes, RLIMIT_NPROC for `nproc = (uid, max)`: the uid's tasks now plus `max` more (the
+    limit counts every task of that uid, not only the kernel's)."""
     import resource
 
     if max_file_bytes:
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if max_processes and os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the cgroup covers it
-        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+    if nproc is not None:
+        uid, most = nproc
+        limit = tasks_of_uid(uid) + most
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))  # hard too: the kernel cannot raise it

@@ -68,14 +68,16 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
     _conn_dir: Path | None = None
     _cgroup_name: str | None = None
-    _watchdog: Any = None
+    _guard: Any = None
     _log: Any = None
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         km = self.parent
         if self._conn_dir is None:  # a restart keeps the folder, the sockets' names and the key
             self._conn_dir = Path(tempfile.mkdtemp(prefix="nbk-", dir="/tmp"))
-            self._cgroup_name = f"play-{uuid.uuid4().hex[:12]}"
+            from nbdojo.limits import cgroups_wanted
+
+            self._cgroup_name = f"play-{uuid.uuid4().hex[:12]}" if cgroups_wanted() else None
         km.transport = "ipc"
         km.ip = str(self._conn_dir / "k")
         km.connection_file = str(self._conn_dir / "kernel.json")
@@ -98,28 +100,25 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
     async def post_launch(self, **kwargs: Any) -> None:
         await super().post_launch(**kwargs)
-        from nbdojo.limits import Cgroup, MemoryWatchdog
+        if self._guard is None:
+            from nbdojo.limits import CapGuard
 
-        index = _policy_index(list(self.parent.kernel_spec.argv))
-        cap = json.loads(self.parent.kernel_spec.argv[index]).get("memory_bytes") if index is not None else None
-        group = Cgroup(self._cgroup_name or "")
-        if cap and self._watchdog is None and not (group.dirs and all(p.is_dir() for p in group.dirs.values())):
-            self._watchdog = MemoryWatchdog(lambda: self.pid, int(cap)).start()
+            index = _policy_index(list(self.parent.kernel_spec.argv))
+            policy = json.loads(self.parent.kernel_spec.argv[index]) if index is not None else {}
+            self._guard = CapGuard(self._cgroup_name, memory_bytes=policy.get("memory_bytes"),
+                                   max_processes=policy.get("max_processes"))
+        self._guard.arm(lambda: self.pid)
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
         if restart:
             return
-        from nbdojo.limits import Cgroup
-
-        if self._watchdog is not None:
-            self._watchdog.stop()
-            self._watchdog = None
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self._cgroup_name:
-            Cgroup(self._cgroup_name).remove()
         if self._conn_dir is not None:
             shutil.rmtree(self._conn_dir, ignore_errors=True)
             self._conn_dir = None
