@@ -1,4 +1,4 @@
-"""The `watch`, `attach`, `replay`, `play`, `score` and `compare` commands; `register(app)` adds them to nbdojo's CLI.
+"""The `watch`, `attach`, `replay`, `play`, `score`, `compare` and `doctor` commands; `register(app)` adds them to nbdojo's CLI.
 
 `python -m nbdojo.cli_tools ...` runs nbdojo's CLI with them registered (what the tests use
 until cli.py registers them itself).
@@ -20,7 +20,7 @@ from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
-COMMANDS = ("watch", "attach", "replay", "play", "score", "compare")
+COMMANDS = ("watch", "attach", "replay", "play", "score", "compare", "doctor")
 
 
 def _sigterm_as_interrupt() -> None:
@@ -190,6 +190,34 @@ def compare(
     render_html(runs, output)
     console.print(f"[bold]report[/] {output.resolve()} ({len(runs)} runs, {time.monotonic() - t0:.1f} s)",
                   soft_wrap=True)
+
+
+def doctor(
+    kernel: bool = typer.Option(True, "--kernel/--no-kernel", help="Also start a sandboxed kernel and probe it."),
+    gpus: Optional[str] = typer.Option(None, help="GPU indices to give the probe kernel, e.g. '0,1' "
+                                                  "(default: all; '' for none)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """What this machine gives an agent's kernel: sandbox, caps, GPUs, and a probe from inside a real kernel."""
+    from nbdojo.cli import _parse_gpus
+    from nbdojo.doctor import host_checks, kernel_checks, probe_kernel
+
+    checks = host_checks()
+    found = None
+    if kernel and all(c.ok is not False for c in checks if c.name == "sandbox"):
+        with console.status("starting a sandboxed kernel and probing it"):
+            found = probe_kernel(gpus=_parse_gpus(gpus))
+        checks += kernel_checks(found)
+    if as_json:
+        console.print_json(json.dumps({"checks": [c.__dict__ for c in checks], "kernel": found}))
+    else:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        for check in checks:
+            mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]note[/]"}[check.ok]
+            table.add_row(mark, f"[bold]{check.name}[/]", check.detail)
+        console.print(table)
+    if any(c.ok is False for c in checks):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ from nbdojo.agent_kernel import AgentKernel, KernelCaps
 from nbdojo.kernel import CellResult
 from nbdojo.observation import render_cell, truncate_middle
 from nbdojo.spaces import ActionSpace, TextObservation
-from nbdojo.trajectory import SETUP_SOURCE, Trajectory, parameters_source, utcnow
+from nbdojo.trajectory import SETUP_SOURCE, Trajectory, parameters_source
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ class DojoEnv(gym.Env[str, dict]):
         self.render_mode = render_mode
         self.out_dir = Path(out_dir).resolve()  # the sandbox and the parameters cell need absolute paths
         self.agent_name, self.model, self.kernel_name = agent, model, kernel_name
+        from nbdojo.sandbox import checked_gpus
+
+        checked_gpus(gpus)  # a missing GPU index fails here, before any run folder is made
         self.sandbox, self.gpus = sandbox, gpus
         if sandbox:
             from nbdojo.sandbox import bwrap_path
@@ -162,6 +165,7 @@ class DojoEnv(gym.Env[str, dict]):
                                    name=run_dir.name)
         try:
             self._kernel.start()
+            self.trajectory.meta["caps"] = self._kernel.caps_mode  # how memory and process caps are held
             for source, tags in ((self._params, ("parameters",)), (SETUP_SOURCE, ())):
                 result = self._kernel.execute(source, timeout=60)
                 self._record_cell(source, result, step=0, action="setup", tags=tags)

@@ -365,7 +365,6 @@ def _read(path: Path, name: str) -> pd.DataFrame:
 
 def validate_external(data: CompetitionData, path: str | Path) -> pd.DataFrame:
     """Columns and ids checked against the sample submission, then the competition's own checks."""
-    spec = data.spec
     path = Path(path)
     name = path.name or str(path)
     submission = _read(path, name)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbdojo.errors import SandboxError
+from nbdojo.errors import ConfigError, SandboxError
 
 #: The uid/gid the kernel runs as when the host is root ("nobody" on Debian).
 SANDBOX_UID = 65534
@@ -172,3 +172,15 @@ def gpu_indices() -> list[int]:
         if suffix.isdigit():
             found.append(int(suffix))
     return sorted(found)
+
+
+def checked_gpus(gpus: list[int] | None) -> list[int]:
+    """The GPUs to give a kernel: all of this machine's by default; an index it lacks is a ConfigError."""
+    present = gpu_indices()
+    if gpus is None:
+        return present
+    missing = sorted(set(gpus) - set(present))
+    if missing:
+        have = ", ".join(map(str, present)) if present else "none"
+        raise ConfigError(f"GPU {', '.join(map(str, missing))} is not on this machine (its GPUs: {have}).")
+    return list(gpus)

@@ -10,7 +10,10 @@ script also runs, so the baseline is a real entry on each ladder.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # scikit-learn scorer names for the metrics the baseline can cross-validate on.
 CV_SCORING = {
