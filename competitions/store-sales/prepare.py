@@ -70,8 +70,8 @@ def simulate(seed: int) -> pd.DataFrame:
     dates = pd.date_range(TRAIN_START, pd.Timestamp(TEST_START) + pd.Timedelta(days=HORIZON - 1), freq="D")
     n_days = len(dates)
     t = np.arange(n_days) / 365.25
-    doy = np.asarray(dates.dayofyear)
-    dow = np.asarray(dates.dayofweek)
+    doy = np.asarray(dates.day_of_year)
+    dow = np.asarray(dates.day_of_week)
     holiday, holiday_eff = _holiday_table(dates)
     payday = np.asarray((dates.day == 15) | dates.is_month_end) * 0.08
 

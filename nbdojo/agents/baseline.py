@@ -28,8 +28,8 @@ def _load_cell(id_col: str, targets: list[str]) -> str:
 import numpy as np
 import pandas as pd
 
-train = pd.read_csv(f"{{DATA_DIR}}/train.csv")
-test = pd.read_csv(f"{{DATA_DIR}}/test.csv")
+train = pd.read_csv(f"{{DATA_DIR}}/train.csv", low_memory=False)
+test = pd.read_csv(f"{{DATA_DIR}}/test.csv", low_memory=False)
 sample = pd.read_csv(f"{{DATA_DIR}}/sample_submission.csv")
 ID, TARGETS = {id_col!r}, {targets!r}
 others = sorted(set(os.listdir(DATA_DIR)) - {{"train.csv", "test.csv", "sample_submission.csv"}})
