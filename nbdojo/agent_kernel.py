@@ -138,14 +138,23 @@ class AgentKernel:
         return self.session.is_alive()
 
     def workspace_bytes(self) -> int:
-        """Bytes used in the workspace (apparent sizes; links not followed)."""
+        """Bytes the workspace takes on disk (allocated blocks; links not followed)."""
         total = 0
-        for root, _dirs, files in os.walk(self.workspace):
-            for name in files:
-                try:
-                    total += os.lstat(os.path.join(root, name)).st_blocks * 512
-                except OSError:
-                    pass
+        stack = [str(self.workspace)]
+        while stack:
+            try:
+                entries = os.scandir(stack.pop())
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        pass
         return total
 
     def shutdown(self) -> None:

@@ -142,6 +142,7 @@ class DojoEnv(gym.Env[str, dict]):
         self._seed = seed
         self._steps = 0
         self._validations = 0
+        self._disk_checked_at, self._disk_check_s = float("-inf"), 0.0
         self._history: list[dict[str, Any]] = []
         self._usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
         self._pending_usage: dict[str, Any] | None = None
@@ -285,7 +286,7 @@ class DojoEnv(gym.Env[str, dict]):
         obs = render_cell(step=step, status=result.status, duration_s=result.duration_s, outputs=result.outputs,
                           execution_count=result.execution_count, restarted=result.restarted,
                           limit=self.limits.observation_chars, error=result.error)
-        over = self._disk_overuse()
+        over = self._disk_overuse(after_cell=True)
         if over:
             obs += f"\n{over}"
         first_line = next((ln for ln in act.code.splitlines() if ln.strip()), "")[:80]
@@ -304,12 +305,21 @@ class DojoEnv(gym.Env[str, dict]):
                                   f"write the file inside it (e.g. {SUBMISSION_FILE!r}).")
         return target
 
-    def _disk_overuse(self) -> str | None:
-        """A warning when the workspace is over its disk cap (validate and submit refuse until it is not)."""
+    def _disk_overuse(self, *, after_cell: bool = False) -> str | None:
+        """A warning when the workspace is over its disk cap (validate and submit refuse until it is not).
+
+        Validate and submit always measure. After a cell the measure is skipped while less than ten
+        times its own last duration has passed, so a workspace of many files costs at most a tenth of
+        the wall clock (a few hundred files take well under a millisecond, measured every step).
+        """
         cap = self.limits.disk_bytes
         if not cap:
             return None
+        now = time.monotonic()
+        if after_cell and now - self._disk_checked_at < 10 * self._disk_check_s:
+            return None
         used = self._kernel.workspace_bytes()
+        self._disk_checked_at, self._disk_check_s = now, time.monotonic() - now
         if used <= cap:
             return None
         return (f"The workspace uses {used / 1024**3:.2f} GiB, over its {cap / 1024**3:.2f} GiB cap: "

@@ -127,6 +127,9 @@ CASES = [
     ("dense-file-past-the-disk-cap",
      "with open('dense.bin', 'wb') as f:\n    for _ in range(400):\n        f.write(b'0' * 1024**2)",
      lambda obs, info, env, data: (info["status"] == "error" and "File too large" in obs) or _fail(obs)),
+    ("many-files-past-the-disk-cap",
+     "for i in range(5):\n    with open(f'part{{i}}.bin', 'wb') as f:\n        f.write(os.urandom(50 * 1024**2))",
+     lambda obs, info, env, data: _disk_cap_enforced(obs, info, env)),
     ("input", "input('your answer: ')",
      lambda obs, info, env, data: (info["status"] == "error" and "StdinNotImplementedError" in obs) or _fail(obs)),
     ("sys-exit", "sys.exit(3)", _status("ok", "error")),
@@ -153,6 +156,17 @@ CASES = [
 
 def _fail(obs):
     raise AssertionError(obs)
+
+
+def _disk_cap_enforced(obs, info, env):
+    """Files each under the per-file limit but 250 MiB together: warned, validate and submit refuse until cleaned."""
+    assert info["status"] == "ok" and "over its 0.20 GiB cap" in obs, obs
+    for action in ("validate", "submit"):
+        refused, _reward, terminated, _truncated, _info = env.step({"action": action})
+        assert "over its 0.20 GiB cap" in refused and not terminated, refused
+    obs, info = run(env, "for i in range(5):\n    os.remove(f'part{i}.bin')")
+    assert info["status"] == "ok" and "cap" not in obs, obs
+    return True
 
 
 def _flood_capped(obs, info, env):
