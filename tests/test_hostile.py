@@ -242,8 +242,10 @@ def test_private_answers_checked_before_the_agent_reads_them(arena):
     assert "Public score" in obs
 
 
-def test_host_sigkill_leaves_no_kernel_and_a_valid_notebook(loan_default_data, tmp_path):
-    """SIGKILL the host mid-episode: every kernel process dies with it; the notebook holds every finished step."""
+@pytest.mark.parametrize("end", ["SIGKILL", "SIGTERM", "exception"])
+def test_host_death_leaves_no_kernel_and_a_valid_notebook(loan_default_data, tmp_path, end):
+    """The host dies mid-episode (killed, terminated, or an uncaught exception): every kernel process dies
+    with it, and the notebook holds every finished step."""
     import psutil
 
     script = tmp_path / "host.py"
@@ -257,16 +259,28 @@ def test_host_sigkill_leaves_no_kernel_and_a_valid_notebook(loan_default_data, t
         env.step({{"action": "execute_code", "code": "import subprocess; subprocess.Popen(['sleep', '300'])"}})
         kids = [p.pid for p in psutil.Process().children(recursive=True)]
         print(json.dumps({{"kids": kids, "notebook": str(env.notebook_path)}}), flush=True)
+        if sys.argv[1] == "exception":
+            sys.stdin.readline()
+            raise RuntimeError("the host's own bug")
         env.step({{"action": "execute_code", "code": "import time; time.sleep(300)"}})
     """))
-    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    host = subprocess.Popen([sys.executable, str(script), end], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     line = host.stdout.readline()
     import json
 
     info = json.loads(line)
     assert len(info["kids"]) >= 3  # launcher/bwrap, the kernel, the sleep
-    host.kill()
-    host.wait()
+    if end == "SIGKILL":
+        host.kill()
+    elif end == "SIGTERM":
+        host.terminate()
+    else:
+        host.stdin.write("go\n")
+        host.stdin.flush()
+    _, stderr = host.communicate(timeout=60)
+    if end == "exception":
+        assert host.returncode == 1 and "the host's own bug" in stderr, stderr
     gone, alive = psutil.wait_procs([psutil.Process(p) for p in info["kids"] if psutil.pid_exists(p)], timeout=10)
     alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, alive
