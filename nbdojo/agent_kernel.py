@@ -21,7 +21,8 @@ from pathlib import Path
 from nbdojo.config import kernels_dir
 from nbdojo.kernel import CellResult, KernelSession
 from nbdojo.limits import CapGuard, cgroups_wanted
-from nbdojo.sandbox import SandboxPolicy, bwrap_path, checked_gpus, launcher_argv
+from nbdojo.gpus import checked_gpus, cuda_env, device_nodes
+from nbdojo.sandbox import SandboxPolicy, bwrap_path, launcher_argv
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,14 @@ class AgentKernel:
                 workspace=str(self.workspace), readonly=tuple(str(p) for p in readonly),
                 connection_dir=str(self._conn_dir), memory_bytes=caps.memory_bytes,
                 max_processes=caps.max_processes, max_file_bytes=caps.disk_bytes, gpus=tuple(self.gpus),
+                gpu_devices=tuple(device_nodes(self.gpus)), env=cuda_env(self.gpus, sandboxed=True),
                 cgroup_name=cgroup_name,
             )
             argv = launcher_argv(policy, _spec_argv(kernel_name))
         else:
             cgroup_name, argv = None, None
             env = {k: v for k, v in os.environ.items()}
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in self.gpus)
+            env.update(cuda_env(self.gpus, sandboxed=False))
         # With no cgroup (unsandboxed, or NBDOJO_CGROUPS=0) the guard's watchdog holds the caps.
         self._guard = CapGuard(cgroup_name, memory_bytes=caps.memory_bytes, max_processes=caps.max_processes)
         self.session = KernelSession(

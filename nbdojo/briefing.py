@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,21 +63,6 @@ def sample_submission(path: Path, rows: int = 5) -> str:
     return "```\n" + "".join(head).rstrip("\n") + "\n```"
 
 
-@lru_cache(maxsize=1)
-def gpus() -> tuple[str, ...]:
-    """Names and memory of visible NVIDIA GPUs; empty on a CPU-only machine."""
-    if shutil.which("nvidia-smi") is None:
-        return ()
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    return tuple(line.strip() for line in out.splitlines() if line.strip())
-
-
 def hardware(*, memory_cap: int | None = None, gpu_indices: list[int] | None = None,
              sandboxed: bool = True) -> str:
     """What the agent's kernel may use: CPUs, memory (its cap, if lower than the machine's), GPUs."""
@@ -88,9 +71,9 @@ def hardware(*, memory_cap: int | None = None, gpu_indices: list[int] | None = N
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     total = psutil.virtual_memory().total
     mem = min(total, memory_cap) if memory_cap else total
-    names = gpus()
-    if gpu_indices is not None:
-        names = tuple(names[i] for i in gpu_indices if i < len(names))
+    from nbdojo.gpus import chosen, gpu_indices as all_gpus
+
+    names = tuple(g.label for g in chosen(all_gpus() if gpu_indices is None else gpu_indices))
     gpu_text = ", ".join(names) if names else "none (PyTorch runs on the CPU)"
     lines = [f"- CPUs: {cpus}", f"- Memory: {_human_size(mem)}" + (" (the kernel's cap)" if mem < total else ""),
              f"- GPUs: {gpu_text}"]

@@ -65,9 +65,9 @@ class Check:
 def host_checks() -> list[Check]:
     """What the host offers, without starting a kernel."""
     from nbdojo import __version__
-    from nbdojo.briefing import gpus
     from nbdojo.limits import CGROUP_ROOT, Cgroup, cgroups_wanted
-    from nbdojo.sandbox import SANDBOX_UID, gpu_indices
+    from nbdojo.gpus import machine_gpus
+    from nbdojo.sandbox import SANDBOX_UID
 
     checks = [Check("nbdojo", True, f"{__version__} on Python {platform.python_version()}, {platform.machine()}")]
     bwrap = shutil.which("bwrap")
@@ -91,10 +91,9 @@ def host_checks() -> list[Check]:
     else:
         checks.append(Check("caps", None, "no writable cgroup: RLIMIT_NPROC and a watchdog of the kernel's "
                                           "memory and tasks hold the caps"))
-    names = gpus()
-    indices = gpu_indices()
-    if indices:
-        checks.append(Check("gpus", True, ", ".join(names) or f"/dev/nvidia{{{','.join(map(str, indices))}}}"))
+    found = machine_gpus()
+    if found:
+        checks.append(Check("gpus", True, "; ".join(f"{g.index}: {g.label}" for g in found)))
     else:
         checks.append(Check("gpus", None, "none: kernels run PyTorch on the CPU"))
     return checks
@@ -174,18 +173,19 @@ def _first_line(cmd: list[str]) -> str:
 
 
 def secret_paths(workspace: Path, limit: int = 12) -> list[str]:
-    """Host paths the kernel must not see: prepared answers, the nbdojo cache, the home folder.
+    """Host paths the kernel must not see: every prepared competition's answers, then up to `limit`
+    entries of the nbdojo cache and the home folder.
 
     Folders that lead to a mounted path (the Python environment, the workspace) appear in the
     sandbox as empty stand-ins, so those are skipped and their other entries are named instead.
     """
+    from nbdojo.competitions import data_dir, is_prepared, list_competitions
     from nbdojo.config import nbdojo_home
     from nbdojo.sandbox import python_roots
 
     mounts = [*python_roots(), str(workspace)]
-    data = nbdojo_home() / "data"
-    answers = sorted(data.glob("*/private")) if data.is_dir() else []
-    found = [str(p) for p in answers[:4]]
+    found = [str(data_dir(spec) / "private") for spec in list_competitions() if is_prepared(spec)]
+    limit += len(found)
     for folder in (nbdojo_home(), Path.home()):
         try:
             entries = sorted(os.listdir(folder))

@@ -81,7 +81,7 @@ class DojoEnv(gym.Env[str, dict]):
         self.render_mode = render_mode
         self.out_dir = Path(out_dir).resolve()  # the sandbox and the parameters cell need absolute paths
         self.agent_name, self.model, self.kernel_name = agent, model, kernel_name
-        from nbdojo.sandbox import checked_gpus
+        from nbdojo.gpus import checked_gpus
 
         checked_gpus(gpus)  # a missing GPU index fails here, before any run folder is made
         self.sandbox, self.gpus = sandbox, gpus

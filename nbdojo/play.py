@@ -128,13 +128,15 @@ def sandbox_kernelspec(*, workspace: Path, data_dir: Path, display_name: str, li
                        gpus: list[int] | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """A kernel.json whose argv is the sandbox launcher command: the agent's view, caps and no network."""
     from nbdojo.env import Limits
-    from nbdojo.sandbox import SandboxPolicy, gpu_indices, launcher_argv
+    from nbdojo.gpus import checked_gpus, cuda_env, device_nodes
+    from nbdojo.sandbox import SandboxPolicy, launcher_argv
 
     limits = limits or Limits()
+    given = checked_gpus(gpus)
     policy = SandboxPolicy(
         workspace=str(Path(workspace).resolve()), readonly=(str(Path(data_dir).resolve()),),
         memory_bytes=limits.memory_bytes, max_processes=limits.max_processes, max_file_bytes=limits.disk_bytes,
-        gpus=tuple(gpu_indices() if gpus is None else gpus),
+        gpus=tuple(given), gpu_devices=tuple(device_nodes(given)), env=cuda_env(given, sandboxed=True),
     )
     # parent_handle=1: the launcher clears JPY_PARENT_PID, so ipykernel would print its "standalone kernel"
     # banner; bubblewrap's --die-with-parent already ties the kernel to whoever started it.
@@ -305,8 +307,10 @@ def play(competition: str, *, out: str | Path = "plays", name: str | None = None
     """Prepare a play folder `<out>/<competition>-<name>-<stamp>/` and install its sandboxed kernel spec."""
     from nbdojo.competitions import get_competition, is_prepared, load, prepare
     from nbdojo.env import Limits
+    from nbdojo.gpus import checked_gpus
 
     spec = get_competition(competition)
+    checked_gpus(gpus)  # a GPU this machine lacks fails before any folder is made
     data = load(spec) if is_prepared(spec) else prepare(spec)
     limits = limits or Limits()
     participant = participant_name(name)

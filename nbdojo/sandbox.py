@@ -10,7 +10,6 @@ execs bubblewrap; the same command serves as a JupyterLab kernel spec.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import sys
@@ -19,14 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbdojo.errors import ConfigError, SandboxError
+from nbdojo.errors import SandboxError
+from nbdojo.gpus import cuda_env, device_nodes, driver_library_dirs
 
 #: The uid/gid the kernel runs as when the host is root ("nobody" on Debian).
 SANDBOX_UID = 65534
 #: Variables a kernel keeps from the host environment; everything else (API keys, tokens) is dropped.
 KEPT_ENV = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 SYSTEM_RO = ("/usr", "/etc", "/opt")
-GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,8 @@ class SandboxPolicy:
     memory_bytes: int | None = 8 * 1024**3
     max_processes: int | None = 512
     max_file_bytes: int | None = 20 * 1024**3  # RLIMIT_FSIZE: one file's size
-    gpus: tuple[int, ...] = ()
+    gpus: tuple[int, ...] = ()  # nvidia-smi indices
+    gpu_devices: tuple[str, ...] = ()  # their device nodes, resolved on the host (see nbdojo.gpus)
     cgroup_name: str | None = None  # cgroup leaf name (per episode)
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)  # extra variables for the kernel
@@ -57,6 +57,7 @@ class SandboxPolicy:
         raw: dict[str, Any] = json.loads(text)
         raw["readonly"] = tuple(raw.get("readonly", ()))
         raw["gpus"] = tuple(raw.get("gpus", ()))
+        raw["gpu_devices"] = tuple(raw.get("gpu_devices", ()))
         return cls(**raw)
 
 
@@ -124,9 +125,12 @@ def bwrap_args(policy: SandboxPolicy, *, drop_to_uid: bool) -> list[str]:
         args += [kind, path, path]
         made.add(path)
     if policy.gpus:
-        for dev in [*(f"/dev/nvidia{i}" for i in policy.gpus), *GPU_DEVICES]:
+        for dev in policy.gpu_devices or device_nodes(policy.gpus):
             if os.path.exists(dev):
                 args += ["--dev-bind", dev, dev]
+        for folder in driver_library_dirs():
+            if not _under(folder, _visible_roots()):
+                args += ["--ro-bind", folder, folder]
         if os.path.isdir("/sys"):
             args += ["--ro-bind", "/sys", "/sys"]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -151,36 +155,38 @@ def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONUNBUFFERED": "1",
         "LANG": env.get("LANG", "C.UTF-8"),
-        "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in policy.gpus),
         "NBDOJO_SANDBOX": "1",
     })
+    if "CUDA_VISIBLE_DEVICES" not in policy.env:
+        env.update(cuda_env(policy.gpus, sandboxed=True))
+    library_path = _library_path(policy)
+    if library_path:
+        env["LD_LIBRARY_PATH"] = library_path
     env.update(policy.env)
     return env
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _visible_roots() -> list[str]:
+    """Host folders the kernel sees (besides its workspace and data): the system and Python."""
+    return [*SYSTEM_RO, *python_roots()]
+
+
+def _library_path(policy: SandboxPolicy) -> str:
+    """The host's LD_LIBRARY_PATH, kept to the folders the kernel can see (the driver's, for a GPU kernel)."""
+    roots = _visible_roots() + (driver_library_dirs() if policy.gpus else [])
+    kept: list[str] = []
+    for entry in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+        real = os.path.realpath(entry) if entry else ""
+        if real and os.path.isdir(real) and _under(real, roots) and real not in kept:
+            kept.append(real)
+    return ":".join(kept)
 
 
 def launcher_argv(policy: SandboxPolicy, kernel_argv: list[str]) -> list[str]:
     """The host command that starts a sandboxed kernel: `python -m nbdojo.launcher POLICY -- KERNEL...`."""
     bwrap_path()  # fail early with the install hint
     return [sys.executable, "-m", "nbdojo.launcher", *policy.to_args(), "--", *kernel_argv]
-
-
-def gpu_indices() -> list[int]:
-    """NVIDIA device indices present on this machine (empty without a GPU)."""
-    found = []
-    for dev in glob.glob("/dev/nvidia[0-9]*"):
-        suffix = dev.removeprefix("/dev/nvidia")
-        if suffix.isdigit():
-            found.append(int(suffix))
-    return sorted(found)
-
-
-def checked_gpus(gpus: list[int] | None) -> list[int]:
-    """The GPUs to give a kernel: all of this machine's by default; an index it lacks is a ConfigError."""
-    present = gpu_indices()
-    if gpus is None:
-        return present
-    missing = sorted(set(gpus) - set(present))
-    if missing:
-        have = ", ".join(map(str, present)) if present else "none"
-        raise ConfigError(f"GPU {', '.join(map(str, missing))} is not on this machine (its GPUs: {have}).")
-    return list(gpus)

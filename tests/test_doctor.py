@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from nbdojo.doctor import kernel_checks, probe_kernel, secret_paths
-from nbdojo.sandbox import gpu_indices
+from nbdojo.gpus import gpu_indices
 
 pytestmark = pytest.mark.kernel
 

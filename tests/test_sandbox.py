@@ -47,7 +47,8 @@ def test_environment_is_an_allow_list(tmp_path, monkeypatch):
     monkeypatch.setenv("LANG", "C.UTF-8")
     env = sandbox_env(policy(tmp_path, gpus=(1, 3), env={"EXTRA": "1"}))
     assert "OPENAI_API_KEY" not in env and "HF_TOKEN" not in env
-    assert env["CUDA_VISIBLE_DEVICES"] == "1,3" and env["EXTRA"] == "1" and env["LANG"] == "C.UTF-8"
+    # Only the two given GPUs exist inside the sandbox, so CUDA counts them from 0.
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,1" and env["EXTRA"] == "1" and env["LANG"] == "C.UTF-8"
     assert "sk-secret" not in " ".join(bwrap_args(policy(tmp_path), drop_to_uid=True))
 
 
