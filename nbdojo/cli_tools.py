@@ -1,4 +1,6 @@
-"""The `watch`, `attach`, `replay`, `play`, `score`, `compare` and `doctor` commands; `register(app)` adds them to nbdojo's CLI.
+"""The `watch`, `attach`, `replay`, `play`, `score`, `compare` and `doctor` commands.
+
+`register(app)` adds them to nbdojo's CLI.
 
 `python -m nbdojo.cli_tools ...` runs nbdojo's CLI with them registered (what the tests use
 until cli.py registers them itself).

@@ -134,10 +134,14 @@ def install_kernelspec(user: bool = True, prefix: str | None = None) -> Path:
         return Path(KernelSpecManager().install_kernel_spec(str(staged), "nbdojo", user=user, prefix=prefix))
 
 
+#: Files in kernels/ that a Python kernel runs once at start (each in a throwaway namespace).
+STARTUP_FILES = ("chunked_streams.py", "keep_on_exit.py")
+
+
 @functools.cache
-def _chunked_streams_code() -> str:
-    """Code that makes a kernel send floods in small messages (see kernels/chunked_streams.py)."""
-    lines = (kernels_dir() / "chunked_streams.py").read_text().splitlines()
+def _startup_code(name: str) -> str:
+    """One startup file's code, comment lines dropped (see kernels/chunked_streams.py, keep_on_exit.py)."""
+    lines = (kernels_dir() / name).read_text().splitlines()
     return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
@@ -307,7 +311,8 @@ class KernelSession:
         )
         km.shutdown_wait_time = 2.0
         # appended after argv, so an argv the sandbox wraps still passes it on to ipykernel
-        patch = [f"--IPKernelApp.exec_lines=exec({_chunked_streams_code()!r}, {{}})"]
+        startup = "; ".join(f"exec({_startup_code(name)!r}, {{'get_ipython': get_ipython}})" for name in STARTUP_FILES)
+        patch = [f"--IPKernelApp.exec_lines={startup}"]
         launch: dict[str, Any] = {
             "cwd": str(self.cwd),
             "env": dict(self.env if self.env is not None else os.environ),

@@ -85,6 +85,17 @@ def test_error_cell(ks: KernelSession) -> None:
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("code", ["exit", "quit()", "exit(keep_kernel=False)"])
+def test_exit_and_quit_keep_the_kernel_and_its_state(ks: KernelSession, code: str) -> None:
+    ks.execute("kept_through_exit = 'yes'")
+    pid = ks.pid
+    result = ks.execute(code, timeout=20)
+    assert result.status == "ok" and not result.restarted
+    assert "restart_kernel" in text_of(result)
+    after = ks.execute("print(kept_through_exit)", timeout=20)
+    assert text_of(after) == "yes\n" and ks.pid == pid and ks.is_alive()
+
+
 def test_input_fails_fast_instead_of_hanging(ks: KernelSession) -> None:
     result = ks.execute("input('name? ')", timeout=20)
     assert result.status == "error"
