@@ -189,12 +189,15 @@ class TreeWatchdog:
                 rss = tasks = 0
                 for proc in procs:
                     with proc.oneshot():
-                        rss += _charged_bytes(proc)
+                        rss += proc.memory_info().rss
                         tasks += proc.num_threads()
+                # RSS counts pages shared by forked children once per child; PSS (slower to read)
+                # splits them, so it decides once the cheap sum is over the cap.
+                used = sum(_charged_bytes(p) for p in procs) if self.memory_bytes and rss > self.memory_bytes else rss
             except psutil.Error:
                 return False
-            if self.memory_bytes and rss > self.memory_bytes:
-                log.warning("kernel tree uses %d bytes > cap %d: killing it", rss, self.memory_bytes)
+            if self.memory_bytes and used > self.memory_bytes:
+                log.warning("kernel tree uses %d bytes > cap %d: killing it", used, self.memory_bytes)
                 self.memory_kills += 1
             elif self.max_tasks and tasks >= self.max_tasks:
                 log.warning("kernel tree runs %d tasks >= cap %d: killing it", tasks, self.max_tasks)
