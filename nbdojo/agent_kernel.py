@@ -20,8 +20,8 @@ from pathlib import Path
 
 from nbdojo.config import kernels_dir
 from nbdojo.kernel import CellResult, KernelSession
+from nbdojo.gpus import checked_gpus, cuda_env, sandbox_grant
 from nbdojo.limits import CapGuard, cgroups_wanted
-from nbdojo.gpus import checked_gpus, cuda_env, device_nodes
 from nbdojo.sandbox import SandboxPolicy, bwrap_path, launcher_argv
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,8 @@ class AgentKernel:
             policy = SandboxPolicy(
                 workspace=str(self.workspace), readonly=tuple(str(p) for p in readonly),
                 connection_dir=str(self._conn_dir), memory_bytes=caps.memory_bytes,
-                max_processes=caps.max_processes, max_file_bytes=caps.disk_bytes, gpus=tuple(self.gpus),
-                gpu_devices=tuple(device_nodes(self.gpus)), env=cuda_env(self.gpus, sandboxed=True),
-                cgroup_name=cgroup_name,
+                max_processes=caps.max_processes, max_file_bytes=caps.disk_bytes, cgroup_name=cgroup_name,
+                **sandbox_grant(self.gpus),
             )
             argv = launcher_argv(policy, _spec_argv(kernel_name))
         else:
@@ -92,7 +91,7 @@ class AgentKernel:
 
     @property
     def caps_mode(self) -> str:
-        """How the memory and process caps are held here (e.g. 'cgroup v1', 'watchdog'; 'none' unsandboxed)."""
+        """How the memory and process caps are held: 'cgroup v1' or 'v2', or 'watchdog' (no cgroup, or unsandboxed)."""
         return self._guard.mode
 
     def execute(self, code: str, timeout: float | None = None) -> CellResult:

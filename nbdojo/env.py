@@ -19,6 +19,7 @@ from nbdojo.actions import (
 from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, is_prepared, load, prepare
 from nbdojo.errors import InvalidActionError, KernelStartError, ResetNeeded, SubmissionError
 from nbdojo.agent_kernel import AgentKernel, KernelCaps
+from nbdojo.gpus import checked_gpus
 from nbdojo.kernel import CellResult
 from nbdojo.observation import render_cell, truncate_middle
 from nbdojo.spaces import ActionSpace, TextObservation
@@ -81,8 +82,6 @@ class DojoEnv(gym.Env[str, dict]):
         self.render_mode = render_mode
         self.out_dir = Path(out_dir).resolve()  # the sandbox and the parameters cell need absolute paths
         self.agent_name, self.model, self.kernel_name = agent, model, kernel_name
-        from nbdojo.gpus import checked_gpus
-
         checked_gpus(gpus)  # a missing GPU index fails here, before any run folder is made
         self.sandbox, self.gpus = sandbox, gpus
         if sandbox:

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from nbdojo.errors import ConfigError
 
@@ -111,6 +112,12 @@ def cuda_env(indices: list[int] | tuple[int, ...], *, sandboxed: bool) -> dict[s
     else:
         visible = [str(g.index) for g in gpus]
     return {"CUDA_VISIBLE_DEVICES": ",".join(visible), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
+
+def sandbox_grant(indices: list[int] | tuple[int, ...]) -> dict[str, Any]:
+    """A sandbox policy's GPU fields for these GPUs: indices, device nodes and the kernel's CUDA variables."""
+    return {"gpus": tuple(indices), "gpu_devices": tuple(device_nodes(indices)),
+            "env": cuda_env(indices, sandboxed=True)}
 
 
 def driver_library_dirs() -> list[str]:

@@ -128,7 +128,7 @@ def sandbox_kernelspec(*, workspace: Path, data_dir: Path, display_name: str, li
                        gpus: list[int] | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """A kernel.json whose argv is the sandbox launcher command: the agent's view, caps and no network."""
     from nbdojo.env import Limits
-    from nbdojo.gpus import checked_gpus, cuda_env, device_nodes
+    from nbdojo.gpus import checked_gpus, sandbox_grant
     from nbdojo.sandbox import SandboxPolicy, launcher_argv
 
     limits = limits or Limits()
@@ -136,7 +136,7 @@ def sandbox_kernelspec(*, workspace: Path, data_dir: Path, display_name: str, li
     policy = SandboxPolicy(
         workspace=str(Path(workspace).resolve()), readonly=(str(Path(data_dir).resolve()),),
         memory_bytes=limits.memory_bytes, max_processes=limits.max_processes, max_file_bytes=limits.disk_bytes,
-        gpus=tuple(given), gpu_devices=tuple(device_nodes(given)), env=cuda_env(given, sandboxed=True),
+        **sandbox_grant(given),
     )
     # parent_handle=1: the launcher clears JPY_PARENT_PID, so ipykernel would print its "standalone kernel"
     # banner; bubblewrap's --die-with-parent already ties the kernel to whoever started it.

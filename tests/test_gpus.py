@@ -9,7 +9,7 @@ import pytest
 
 from nbdojo import briefing
 from nbdojo.errors import ConfigError
-from nbdojo.gpus import checked_gpus, chosen, cuda_env, device_nodes, gpu_indices, machine_gpus
+from nbdojo.gpus import checked_gpus, chosen, cuda_env, device_nodes, gpu_indices, machine_gpus, sandbox_grant
 from nbdojo.sandbox import SandboxPolicy, bwrap_args, sandbox_env
 
 H100 = "NVIDIA H100 80GB HBM3, 81559 MiB"
@@ -43,6 +43,14 @@ def test_a_sandboxed_kernel_names_its_gpus_by_uuid(fake_smi):
     assert cuda_env([2, 0], sandboxed=True) == {"CUDA_VISIBLE_DEVICES": "GPU-cccc,GPU-aaaa",
                                                 "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
     assert cuda_env([], sandboxed=True) == {"CUDA_VISIBLE_DEVICES": ""}
+
+
+def test_the_grant_travels_in_the_launcher_policy(fake_smi, tmp_path):
+    fake_smi([f"0, 0, GPU-aaaa, {H100}", f"1, 1, GPU-bbbb, {H100}"])
+    policy = SandboxPolicy(workspace=str(tmp_path), **sandbox_grant([1]))
+    again = SandboxPolicy.from_json(policy.to_args()[1])
+    assert again == policy and again.gpus == (1,)
+    assert sandbox_env(again)["CUDA_VISIBLE_DEVICES"] == "GPU-bbbb"
 
 
 def test_without_uuids_inside_counts_from_zero_and_outside_keeps_host_indices(fake_smi):
