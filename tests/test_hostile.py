@@ -30,14 +30,22 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def arena(loan_default_data, tmp_path_factory):
-    """One sandboxed episode for the whole module, with small caps so the attacks end fast."""
+@pytest.fixture(scope="module", params=["cgroup", "watchdog"])
+def arena(request, loan_default_data, tmp_path_factory):
+    """One sandboxed episode per way of holding the caps (a cgroup where the host gives one, and the
+    RLIMIT_NPROC + watchdog path of hosts that do not), with small caps so the attacks end fast."""
     os.environ["OPENAI_API_KEY"] = SECRET
     out = tmp_path_factory.mktemp("hostile")
-    env = DojoEnv("loan-default", out_dir=out, agent="hostile", cell_timeout_s=4, memory_bytes=768 * MiB,
-                  max_processes=96, disk_bytes=200 * MiB, output_bytes=1 * MiB, max_steps=500)
-    env.reset(seed=0)
+    if request.param == "watchdog":
+        os.environ["NBDOJO_CGROUPS"] = "0"
+    try:
+        env = DojoEnv("loan-default", out_dir=out, agent="hostile", cell_timeout_s=4, memory_bytes=768 * MiB,
+                      max_processes=96, disk_bytes=200 * MiB, output_bytes=1 * MiB, max_steps=500)
+        env.reset(seed=0)
+    finally:
+        os.environ.pop("NBDOJO_CGROUPS", None)
+    if request.param == "watchdog":
+        assert env.trajectory.meta["caps"] == "watchdog"
     env.step({"action": "execute_code", "code": "import os, sys, time, signal, socket, ctypes, threading"})
     snapshot = {
         "answers": digest(loan_default_data.answers_path),
