@@ -33,6 +33,7 @@ _EXPORTS = {
     "register_envs": "nbdojo.registration",
     "EpisodeResult": "nbdojo.runner",
     "run_episode": "nbdojo.runner",
+    "run_episodes": "nbdojo.batch",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -231,8 +231,10 @@ def run(
     memory_gb: float = typer.Option(8.0, min=0.1, help="Memory cap of the kernel's process tree (GiB)."),
     gpus: Optional[str] = typer.Option(None, help="GPU indices for the kernel, e.g. '0,1' ('' for none; default all)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
+    episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
+    workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
 ) -> None:
-    """Run one episode and print its score and the trajectory notebook's path."""
+    """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
     from nbdojo.env import DojoEnv, Limits
     from nbdojo.runner import run_episode
 
@@ -243,6 +245,17 @@ def run(
     if no_sandbox:
         err_console.print("[bold red]WARNING: --no-sandbox: the agent's code can read the private answers, "
                           "your files and the network. The run is marked unsandboxed.[/]", soft_wrap=True)
+    if episodes > 1:
+        from nbdojo.batch import EpisodePlan
+        from nbdojo.cli_batch import run_batch
+
+        first = seed if seed is not None else 0
+        options = _agent_options(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
+                                 context_tokens=context_tokens)
+        gpu_list = _parse_gpus(gpus)
+        plans = [EpisodePlan(competition, first + i, agent, options, str(out.resolve()), limits, not no_sandbox,
+                             tuple(gpu_list) if gpu_list is not None else None) for i in range(episodes)]
+        raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
     with DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name, model=the_agent.model,
                  sandbox=not no_sandbox, gpus=_parse_gpus(gpus)) as env:
         _ = env.data  # prepares the competition on first use, before the progress display starts
@@ -280,24 +293,19 @@ def _parse_gpus(text: str | None) -> list[int] | None:
 def _make_agent(spec: str, *, model: str | None, base_url: str | None, mode: str, temperature: float,
                 context_tokens: int) -> Any:
     """`baseline`, `llm` (checked against its server before any kernel starts) or `replay:PATH`."""
-    from nbdojo.agents import make_agent
-    from nbdojo.errors import ConfigError
+    from nbdojo.agents import agent_from_spec
 
-    name, _, arg = spec.partition(":")
-    if name == "replay":
-        if not arg:
-            raise ConfigError("Name the notebook to replay: --agent replay:PATH.")
-        return make_agent("replay", notebook_path=arg)
-    if arg:
-        raise ConfigError(f"The {name!r} agent takes no ':' argument (only replay:PATH does).")
-    if name == "llm":
-        if not model:
-            raise ConfigError("--agent llm needs --model (e.g. --model gpt-4o-mini).")
-        llm = make_agent("llm", model=model, base_url=base_url, mode=mode, temperature=temperature,
-                         context_tokens=context_tokens)
-        llm.check_connection()
-        return llm
-    return make_agent(name)
+    options = _agent_options(spec, model=model, base_url=base_url, mode=mode, temperature=temperature,
+                             context_tokens=context_tokens)
+    agent = agent_from_spec(spec, **options)
+    if spec == "llm":
+        agent.check_connection()
+    return agent
+
+
+def _agent_options(spec: str, **options: Any) -> dict[str, Any]:
+    """The llm agent's options from the CLI; other agents take none."""
+    return options if spec == "llm" else {}
 
 
 # ----- kernel ----------------------------------------------------------------------------

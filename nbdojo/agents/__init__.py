@@ -29,4 +29,18 @@ def make_agent(name: str, **options: Any) -> Agent:
     return agent_class(name)(**options)
 
 
-__all__ = ["AGENTS", "Agent", "agent_class", "make_agent"]
+def agent_from_spec(spec: str, **options: Any) -> Agent:
+    """An agent from its `--agent` form: `baseline`, `llm` (options: model, base_url, ...) or `replay:NOTEBOOK`."""
+    name, _, arg = spec.partition(":")
+    if name == "replay":
+        if not arg:
+            raise ConfigError("Name the notebook to replay: --agent replay:PATH.")
+        return make_agent("replay", notebook_path=arg)
+    if arg:
+        raise ConfigError(f"The {name!r} agent takes no ':' argument (only replay:PATH does).")
+    if name == "llm" and not options.get("model"):
+        raise ConfigError("--agent llm needs --model (e.g. --model gpt-4o-mini).")
+    return make_agent(name, **options)
+
+
+__all__ = ["AGENTS", "Agent", "agent_class", "agent_from_spec", "make_agent"]
