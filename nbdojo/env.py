@@ -177,9 +177,10 @@ class DojoEnv(gym.Env[str, dict]):
             self._kernel.shutdown()
             self._kernel = None
             raise
-        self.trajectory.save()
         self._episode_over = False
         obs = self._welcome()
+        self.trajectory.meta["reset_observation"] = obs  # what the agent saw first, as later steps keep theirs
+        self.trajectory.save()
         self._last_obs = obs
         return obs, self._info(action="reset", status="ok")
 
@@ -192,6 +193,7 @@ class DojoEnv(gym.Env[str, dict]):
         step = self._steps
         reward = 0.0
         extra: dict[str, Any] = {}
+        args: dict[str, Any] = {}  # the action's arguments, but its code and thought (they have cells)
         try:
             try:
                 act = parse_action(action)
@@ -206,6 +208,7 @@ class DojoEnv(gym.Env[str, dict]):
                 if act.thought:
                     self.trajectory.add_markdown(act.thought, step=step, action="thought")
                 obs, status, reward, extra = self._dispatch(act, step)
+                args = {k: v for k, v in asdict(act).items() if k not in ("code", "thought") and v is not None}
             self._history.append({"step": step, "action": name, "status": status, "summary": extra.pop("summary", "")})
             if not self._terminated:
                 reason = self._budget_exhausted()
@@ -213,6 +216,7 @@ class DojoEnv(gym.Env[str, dict]):
                     self._truncated = True
                     reward = self._finish_truncated(step, reason)
                     obs += f"\n\nThe episode is over: {reason}. " + self._final_text()
+            self.trajectory.record_step(step, observation=obs, args=args)
         finally:
             self._save_progress()
         self._last_obs = obs

@@ -105,6 +105,17 @@ class Trajectory:
     def cells(self) -> list[Any]:
         return self.nb.cells
 
+    def record_step(self, step: int, *, observation: str, args: dict[str, Any] | None = None) -> None:
+        """Keep what the agent saw after a step (and the action's arguments) on that step's own cell:
+        the last cell of the step that is neither its thought nor the scorer."""
+        for cell in reversed(self.nb.cells):
+            meta = cell.metadata.get("nbdojo", {})
+            if meta.get("step") == step and meta.get("action") not in ("thought", "score"):
+                meta["observation"] = observation
+                if args:
+                    meta["args"] = args
+                return
+
     def add_markdown(self, text: str, *, step: int | None, action: str, **extra: Any) -> None:
         meta = {"step": step, "action": action, **extra}
         self.nb.cells.append(new_markdown_cell(text, metadata={"nbdojo": meta}))

@@ -234,3 +234,31 @@ def test_a_relative_out_dir_works_as_make_demo_passes_it(loan_default_data, tmp_
         obs, *_ = env.step(code("print(os.getcwd() == WORKSPACE)"))
         assert "True" in obs
     assert env.notebook_path.is_relative_to(tmp_path / "runs")
+
+
+def test_the_notebook_keeps_exactly_what_the_agent_saw(env):
+    """Each step's cell holds the observation returned by step() and the action's arguments; the notebook
+    metadata holds the reset observation: enough to rebuild the agent's side of the episode."""
+    obs0, _ = env.reset()
+    actions = [
+        {"action": "request_info", "topic": "metric", "thought": "What is scored?"},
+        code("1 / 0", thought="This will fail."),
+        code("print('x' * 20_000)"),  # truncated in the observation, whole in the outputs
+        {"action": "nonsense"},
+        {"action": "validate", "path": "nothing.csv"},
+        {"action": "get_history"},
+    ]
+    seen = [env.step(a)[0] for a in actions]
+    nb = saved(env)
+    assert nb.metadata["nbdojo"]["reset_observation"] == obs0
+    kept = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbdojo", {})
+        if "observation" in meta:
+            assert meta["step"] not in kept
+            kept[meta["step"]] = meta
+    assert [kept[i + 1]["observation"] for i in range(len(actions))] == seen
+    assert kept[1]["args"] == {"topic": "metric"} and kept[5]["args"] == {"path": "nothing.csv"}
+    assert "args" not in kept[2] and kept[2]["action"] == "execute_code"
+    assert kept[4]["action"] == "invalid"
+    assert len(seen[2]) < 20_000 < len("".join(o.get("text", "") for o in step_cells(nb, "execute_code")[1].outputs))
