@@ -1,4 +1,4 @@
-"""The `watch`, `attach`, `replay`, `play`, `score`, `compare` and `doctor` commands.
+"""The `watch`, `attach`, `replay`, `play`, `score`, `compare`, `export` and `doctor` commands.
 
 `register(app)` adds them to nbdojo's CLI.
 
@@ -22,7 +22,7 @@ from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
-COMMANDS = ("watch", "attach", "replay", "play", "score", "compare", "doctor")
+COMMANDS = ("watch", "attach", "replay", "play", "score", "compare", "export", "doctor")
 
 
 def _sigterm_as_interrupt() -> None:
@@ -192,6 +192,26 @@ def compare(
     render_html(runs, output)
     console.print(f"[bold]report[/] {output.resolve()} ({len(runs)} runs, {time.monotonic() - t0:.1f} s)",
                   soft_wrap=True)
+
+
+def export(
+    paths: list[Path] = typer.Argument(..., help="Trajectory notebooks, or folders of runs (nbdojo run --out)."),
+    fmt: str = typer.Option("sft", "--format", "-f", help="sft (chat with tool calls) or rl (steps and rewards)."),
+    output: Path = typer.Option(Path("trajectories.jsonl"), "--output", "-o", help="The JSON-lines file to write."),
+    min_human_rank: float = typer.Option(0.0, min=0.0, max=1.0, help="Keep episodes with HumanRank at least this."),
+    submitted_only: bool = typer.Option(False, "--submitted-only", help="Keep only episodes that submitted."),
+) -> None:
+    """Trajectories as training data: one JSON line per episode, rebuilt turn by turn from the notebooks."""
+    from nbdojo.export import export as export_runs
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        err_console.print(f"[red]error:[/] not found: {', '.join(missing)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    counts = export_runs(paths, output, fmt=fmt, min_human_rank=min_human_rank, submitted_only=submitted_only)
+    console.print(f"[bold]{counts['written']} episodes[/] written to {output.resolve()} ({fmt}) · "
+                  f"{counts['filtered']} filtered out · {counts['skipped']} notebooks skipped "
+                  "(not trajectories with kept observations)", soft_wrap=True, highlight=False)
 
 
 def doctor(

@@ -24,6 +24,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from nbdojo.trajectory import find_notebooks
+
 log = logging.getLogger(__name__)
 
 MEDALS = ("gold", "silver", "bronze")
@@ -121,19 +123,6 @@ def read_run(path: Path) -> Run | None:
     )
 
 
-def _notebooks(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    found = []
-    for nb in sorted(path.rglob("*.ipynb")):
-        parts = nb.relative_to(path).parts
-        # an agent's or person's workspace may hold notebooks of its own: they are not runs
-        if any(p.startswith(".") or p == "workspace" for p in parts[:-1]):
-            continue
-        found.append(nb)
-    return found
-
-
 def collect(paths: list[str | Path]) -> list[Run]:
     """Every run in these folders or notebooks (each notebook once)."""
     seen: set[Path] = set()
@@ -144,7 +133,7 @@ def collect(paths: list[str | Path]) -> list[Run]:
             from nbdojo.errors import ConfigError
 
             raise ConfigError(f"No such folder or notebook: {root}")
-        for nb in _notebooks(root):
+        for nb in find_notebooks(root):
             key = nb.resolve()
             if key in seen:
                 continue

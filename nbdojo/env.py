@@ -179,10 +179,13 @@ class DojoEnv(gym.Env[str, dict]):
             raise
         self._episode_over = False
         obs = self._welcome()
-        self.trajectory.meta["reset_observation"] = obs  # what the agent saw first, as later steps keep theirs
+        info = self._info(action="reset", status="ok")
+        # what the agent got first, as each later step's cell keeps its own (see nbdojo.export)
+        self.trajectory.meta["reset_observation"] = obs
+        self.trajectory.meta["reset_info"] = {"spec": info["spec"], "budget": info["budget"]}
         self.trajectory.save()
         self._last_obs = obs
-        return obs, self._info(action="reset", status="ok")
+        return obs, info
 
     def step(self, action: Action | dict[str, Any] | str) -> tuple[str, float, bool, bool, dict]:
         if self._closed or self.trajectory is None:
@@ -216,11 +219,12 @@ class DojoEnv(gym.Env[str, dict]):
                     self._truncated = True
                     reward = self._finish_truncated(step, reason)
                     obs += f"\n\nThe episode is over: {reason}. " + self._final_text()
-            self.trajectory.record_step(step, observation=obs, args=args)
+            budget = self._budget_left()  # one reading: the notebook keeps what `info` tells the agent
+            self.trajectory.record_step(step, name, observation=obs, args=args, budget=budget)
         finally:
             self._save_progress()
         self._last_obs = obs
-        info = self._info(action=name, status=status, **extra)
+        info = self._info(action=name, status=status, budget=budget, **extra)
         return obs, float(reward), self._terminated, self._truncated, info
 
     def close(self) -> None:
@@ -474,10 +478,11 @@ class DojoEnv(gym.Env[str, dict]):
             + (f", {lim.max_tokens} tokens" if lim.max_tokens else "") + ".",
         ])
 
-    def _info(self, *, action: str, status: str, **extra: Any) -> dict[str, Any]:
+    def _info(self, *, action: str, status: str, budget: dict[str, Any] | None = None,
+              **extra: Any) -> dict[str, Any]:
         info: dict[str, Any] = {
             "competition": self.competition.id, "step": self._steps, "action": action, "status": status,
-            "budget": self._budget_left(), "usage": dict(self._usage),
+            "budget": budget if budget is not None else self._budget_left(), "usage": dict(self._usage),
         }
         if action == "reset":
             info["spec"] = self.competition.agent_view()

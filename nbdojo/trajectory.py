@@ -105,15 +105,18 @@ class Trajectory:
     def cells(self) -> list[Any]:
         return self.nb.cells
 
-    def record_step(self, step: int, *, observation: str, args: dict[str, Any] | None = None) -> None:
-        """Keep what the agent saw after a step (and the action's arguments) on that step's own cell:
-        the last cell of the step that is neither its thought nor the scorer."""
+    def record_step(self, step: int, action: str, *, observation: str, args: dict[str, Any] | None = None,
+                    budget: dict[str, Any] | None = None) -> None:
+        """Keep what the agent got back after a step (observation, budget left) and the action's arguments
+        on that step's own cell: the step's last cell of that action (not its thought, scorer or notices)."""
         for cell in reversed(self.nb.cells):
             meta = cell.metadata.get("nbdojo", {})
-            if meta.get("step") == step and meta.get("action") not in ("thought", "score"):
+            if meta.get("step") == step and meta.get("action") == action:
                 meta["observation"] = observation
                 if args:
                     meta["args"] = args
+                if budget:
+                    meta["budget"] = budget
                 return
 
     def add_markdown(self, text: str, *, step: int | None, action: str, **extra: Any) -> None:
@@ -172,3 +175,16 @@ class Trajectory:
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
+
+
+def find_notebooks(path: Path) -> list[Path]:
+    """A notebook, or the notebooks under a folder, but those in workspaces or hidden folders
+    (an agent's or a person's workspace may hold notebooks of its own: they are not runs)."""
+    if path.is_file():
+        return [path]
+    found = []
+    for nb in sorted(path.rglob("*.ipynb")):
+        if any(p.startswith(".") or p == "workspace" for p in nb.relative_to(path).parts[:-1]):
+            continue
+        found.append(nb)
+    return found

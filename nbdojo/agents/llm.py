@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MODES = ("auto", "tools", "json")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_RETRY_AFTER_S = 600.0
+MAX_OUTPUT_CHARS = 6000  # of one observation, in the conversation (cut in the middle past it)
 MAX_ADAPTATIONS = 3  # request changes after a 400 (no tools, no temperature, less context) per act()
 
 JSON_EXAMPLE = '{"action": "execute_code", "code": "import pandas as pd\\nprint(pd.__version__)"}'
@@ -80,6 +81,11 @@ def system_prompt(spec: dict[str, Any], budget: dict[str, Any], mode: str) -> st
     if budget:
         lines += ["", "## Budget at the start", budget_text(budget)]
     return "\n".join(lines)
+
+
+def budget_footer(budget: dict[str, Any]) -> str:
+    """The line under each observation that tells the model what is left."""
+    return f"[budget left: {budget_text(budget)}]"
 
 
 def budget_text(budget: dict[str, Any]) -> str:
@@ -145,7 +151,7 @@ class LLMAgent:
     def __init__(
         self, model: str, *, base_url: str | None = None, api_key: str | None = None, temperature: float = 0.0,
         mode: str = "auto", request_timeout: float = 120.0, max_retries: int = 5, context_tokens: int = 32000,
-        max_output_chars: int = 6000, prices: PriceTable | None = None, backoff_base: float = 1.0,
+        max_output_chars: int = MAX_OUTPUT_CHARS, prices: PriceTable | None = None, backoff_base: float = 1.0,
         backoff_max: float = 60.0, max_reply_tokens: int | None = None,
     ):
         if not model:
@@ -241,7 +247,7 @@ class LLMAgent:
                          "one action per turn.)")
             self._ignored_calls = 0
         if info.get("budget"):
-            notes.append(f"[budget left: {budget_text(info['budget'])}]")
+            notes.append(budget_footer(info["budget"]))
         return "\n".join(notes)
 
     def _ask(self) -> tuple[dict[str, Any], dict[str, Any]]:
