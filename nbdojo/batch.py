@@ -133,10 +133,19 @@ def run_plans(plans: list[EpisodePlan], *, workers: int = 2,
     return [outcomes[i] for i in range(len(plans))]
 
 
+def plan_episodes(competition: str, seeds: list[int] | range, *, agent: str = "baseline",
+                  agent_options: dict[str, Any] | None = None, out_dir: str | Path = "runs",
+                  limits: Limits | None = None, sandbox: bool = True,
+                  gpus: list[int] | None = None) -> list[EpisodePlan]:
+    """One plan per seed, all else shared (the out folder made absolute: workers may start elsewhere)."""
+    return [EpisodePlan(competition, seed, agent, dict(agent_options or {}), str(Path(out_dir).resolve()),
+                        limits or Limits(), sandbox, tuple(gpus) if gpus is not None else None) for seed in seeds]
+
+
 def run_episodes(competition: str, *, agent: str = "baseline", seeds: list[int] | range = range(4),
                  workers: int = 2, out_dir: str | Path = "runs", limits: Limits | None = None,
                  sandbox: bool = True, gpus: list[int] | None = None, **agent_options: Any) -> list[Outcome]:
     """Run one competition once per seed, `workers` episodes at a time; each gets its own kernel and notebook."""
-    plans = [EpisodePlan(competition, seed, agent, dict(agent_options), str(Path(out_dir).resolve()),
-                         limits or Limits(), sandbox, tuple(gpus) if gpus is not None else None) for seed in seeds]
+    plans = plan_episodes(competition, seeds, agent=agent, agent_options=agent_options, out_dir=out_dir,
+                          limits=limits, sandbox=sandbox, gpus=gpus)
     return run_plans(plans, workers=workers)

@@ -246,15 +246,14 @@ def run(
         err_console.print("[bold red]WARNING: --no-sandbox: the agent's code can read the private answers, "
                           "your files and the network. The run is marked unsandboxed.[/]", soft_wrap=True)
     if episodes > 1:
-        from nbdojo.batch import EpisodePlan
+        from nbdojo.batch import plan_episodes
         from nbdojo.cli_batch import run_batch
 
         first = seed if seed is not None else 0
         options = _agent_options(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
                                  context_tokens=context_tokens)
-        gpu_list = _parse_gpus(gpus)
-        plans = [EpisodePlan(competition, first + i, agent, options, str(out.resolve()), limits, not no_sandbox,
-                             tuple(gpu_list) if gpu_list is not None else None) for i in range(episodes)]
+        plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
+                              out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus))
         raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
     with DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name, model=the_agent.model,
                  sandbox=not no_sandbox, gpus=_parse_gpus(gpus)) as env:

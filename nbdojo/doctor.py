@@ -169,7 +169,8 @@ def _first_line(cmd: list[str]) -> str:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return ""
-    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else ""
+    lines = (out.stdout or out.stderr).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def secret_paths(workspace: Path, limit: int = 12) -> list[str]:
