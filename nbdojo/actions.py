@@ -18,6 +18,12 @@ from nbdojo.errors import InvalidActionError
 
 TOPICS = ("overview", "data", "sample_submission", "metric", "hardware", "budget", "all")
 DEFAULT_SUBMISSION = "submission.csv"
+#: Caps on what an agent can send: a cell's code, a free-text reply that holds an action, and how
+#: many candidate objects are tried in it (each try is a scan of the text).
+MAX_CODE_CHARS = 1_000_000
+MAX_TEXT_CHARS = 2_000_000
+MAX_THOUGHT_CHARS = 100_000
+MAX_JSON_TRIES = 200
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,12 @@ def _fail(problem: str) -> InvalidActionError:
     return InvalidActionError(f"{problem} {USAGE}")
 
 
+def _short(value: object, limit: int = 80) -> str:
+    """repr() cut to `limit` characters: an error message never echoes a flood back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}…[{len(text):,} characters]"
+
+
 def _from_dict(raw: dict[str, Any]) -> Action:
     data = dict(raw)
     # OpenAI tool-call shapes: {"name": ..., "arguments": {...} | "json"} or {"function": {...}}
@@ -115,30 +127,35 @@ def _from_dict(raw: dict[str, Any]) -> Action:
             try:
                 args = json.loads(args) if args.strip() else {}
             except json.JSONDecodeError as exc:
-                raise _fail(f"The arguments of {data['name']!r} are not valid JSON ({exc.msg}).") from None
+                raise _fail(f"The arguments of {_short(data['name'])} are not valid JSON ({exc.msg}).") from None
         if not isinstance(args, dict):
-            raise _fail(f"The arguments of {data['name']!r} must be a JSON object.")
+            raise _fail(f"The arguments of {_short(data['name'])} must be a JSON object.")
         data = {"action": data["name"], **args}
     name = data.pop("action", None)
     if not isinstance(name, str) or not name:
         raise _fail("The action has no 'action' key naming what to do.")
     cls = ACTION_TYPES.get(name.strip().lower())
     if cls is None:
-        raise _fail(f"Unknown action {name!r}.")
+        raise _fail(f"Unknown action {_short(name)}.")
     thought = data.pop("thought", None)
     if thought is not None and not isinstance(thought, str):
-        thought = str(thought)
+        thought = repr(thought)[:MAX_THOUGHT_CHARS]
+    if thought is not None and len(thought) > MAX_THOUGHT_CHARS:
+        thought = thought[:MAX_THOUGHT_CHARS] + f"\n… [{len(thought) - MAX_THOUGHT_CHARS:,} characters cut by nbdojo]"
     allowed = {f for f in cls.__dataclass_fields__ if f != "thought"}
     extra = sorted(set(data) - allowed)
     if extra:
-        raise _fail(f"{cls.name} does not take {', '.join(repr(e) for e in extra)}.")
+        raise _fail(f"{cls.name} does not take {', '.join(_short(e) for e in extra[:5])}.")
     for key, value in data.items():
         if not isinstance(value, str):
             raise _fail(f"{cls.name}: {key!r} must be a string, got {type(value).__name__}.")
     if cls is ExecuteCode and not data.get("code", "").strip():
         raise _fail("execute_code needs non-empty 'code'.")
+    if cls is ExecuteCode and len(data["code"]) > MAX_CODE_CHARS:
+        raise _fail(f"execute_code: the code is {len(data['code']):,} characters, over the {MAX_CODE_CHARS:,} cap; "
+                    "write large data to a file from a smaller cell instead.")
     if cls is RequestInfo and data.get("topic", "all") not in TOPICS:
-        raise _fail(f"request_info: unknown topic {data['topic']!r} (topics: {', '.join(TOPICS)}).")
+        raise _fail(f"request_info: unknown topic {_short(data['topic'])} (topics: {', '.join(TOPICS)}).")
     if cls in (Validate, Submit) and not data.get("path", DEFAULT_SUBMISSION).strip():
         raise _fail(f"{cls.name}: 'path' must not be empty.")
     return cls(**data, thought=thought)
@@ -160,8 +177,9 @@ def extract_json_objects(text: str) -> list[dict[str, Any]]:
     if found:
         return found
     decoder = json.JSONDecoder()
-    i = text.find("{")
-    while i != -1:
+    i, tries = text.find("{"), 0
+    while i != -1 and tries < MAX_JSON_TRIES:  # each try may scan to the end: bound the total work
+        tries += 1
         try:
             value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError:
@@ -175,6 +193,8 @@ def extract_json_objects(text: str) -> list[dict[str, Any]]:
 
 def parse_action_text(text: str) -> Action:
     """Parse the first action found in an LLM's free-text reply; the text around it becomes the thought."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise _fail(f"The reply is {len(text):,} characters, over the {MAX_TEXT_CHARS:,} cap for one action.")
     for obj in extract_json_objects(text):
         if "action" in obj or "name" in obj:
             action = _from_dict(obj)

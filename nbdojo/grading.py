@@ -7,8 +7,11 @@ kernel. Validation turns every way a submission file can be wrong into one
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ import pandas as pd
 
 from nbdojo.competitions import USAGE_COLUMN, CompetitionData, CompetitionSpec, load
 from nbdojo.errors import ConfigError, NbdojoError, SubmissionError
+from nbdojo.submission import default_cap, private_copy, quote
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,7 @@ __all__ = [
     "Metric",
     "average_precision_at_k",
     "grade",
+    "grade_workspace_file",
     "human_rank",
     "load_leaderboard",
     "medal",
@@ -42,6 +47,13 @@ PARTS = ("public", "private")
 MEDALS = ("gold", "silver", "bronze", "above_median", "none")
 #: How far a row of class probabilities may be from summing to 1 (rounding in the CSV).
 ROW_SUM_TOLERANCE = 0.01
+#: Scores are placed on a leaderboard at this many decimals, both sides (as MLE-bench does), so a
+#: submission equal to an entry ties it whatever the CSV's rounding.
+PRECISION = 5
+#: A header line longer than this is refused before any parsing (the real ones are a few dozen bytes).
+MAX_HEADER_BYTES = 64 * 1024
+#: Longest message a submission check returns.
+MAX_MESSAGE_CHARS = 800
 _NA_STRINGS = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "null", "NULL", "None", "none", "<NA>"})
 
 
@@ -52,14 +64,38 @@ from nbdojo.metrics import METRICS, Metric, average_precision_at_k, ranked_items
 
 
 def _fail(name: str, problem: str) -> SubmissionError:
-    return SubmissionError(f"{name} {problem}")
+    message = f"{name} {problem}"
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 40] + f"… [{len(message):,} characters]"
+    return SubmissionError(message)
 
 
 def _examples(values: Sequence[Any], k: int = 1) -> str:
-    return ", ".join(repr(str(v)) for v in list(values)[:k])
+    return ", ".join(quote(str(v)) for v in list(values)[:k])
 
 
-def _read_csv(path: Path, name: str) -> pd.DataFrame:
+def _names(columns: Sequence[str], k: int = 5) -> str:
+    """At most `k` quoted column names, and how many more there are."""
+    shown = ", ".join(quote(c, 40) for c in list(columns)[:k])
+    return shown + (f" and {len(columns) - k:,} more" if len(columns) > k else "")
+
+
+def _header(path: Path, name: str) -> list[str]:
+    """The header's column names, read from at most MAX_HEADER_BYTES of the file."""
+    with open(path, "rb") as handle:
+        line = handle.readline(MAX_HEADER_BYTES + 1)
+    if len(line) > MAX_HEADER_BYTES:
+        raise _fail(name, f"has a header line over {MAX_HEADER_BYTES:,} bytes; the header is the column names "
+                          "of sample_submission.csv and nothing more.")
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _fail(name, "is not a text CSV file (it is not UTF-8); save it with `DataFrame.to_csv`.") from None
+    row = next(csv.reader(io.StringIO(text), skipinitialspace=True), [])
+    return [c.strip() for c in row]
+
+
+def _read_csv(path: Path, name: str, spec: CompetitionSpec) -> pd.DataFrame:
     if not path.exists():
         raise _fail(name, "was not found; write your predictions with "
                           "`submission.to_csv('submission.csv', index=False)` before validating.")
@@ -67,42 +103,45 @@ def _read_csv(path: Path, name: str) -> pd.DataFrame:
         raise _fail(name, "is a folder, not a file; write a CSV file with one row per test id.")
     if path.stat().st_size == 0:
         raise _fail(name, "is empty; write a header line and one row per id of test.csv.")
+    _check_columns(_header(path, name), spec, name)  # before pandas: a 10^6-column header costs nothing
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True)
     except UnicodeDecodeError:
         raise _fail(name, "is not a text CSV file (it is not UTF-8); save it with `DataFrame.to_csv`.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         fix = "save it with `DataFrame.to_csv(..., index=False)`"
         raise _fail(name, f"is not a readable CSV ({detail}); {fix}.") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
-def _check_columns(frame: pd.DataFrame, spec: CompetitionSpec, name: str) -> None:
+def _check_columns(present: list[str], spec: CompetitionSpec, name: str) -> None:
+    """Linear in the number of columns: counts and sets, never a scan per column."""
     expected = list(spec.submission_columns)
-    present = list(frame.columns)
     want = ", ".join(expected)
     if len(present) == 1 and any(sep in present[0] for sep in (";", "\t", "|")):
-        raise _fail(name, f"does not use commas between columns (header {present[0]!r}); "
+        raise _fail(name, f"does not use commas between columns (header {quote(present[0])}); "
                           f"write it with `to_csv(..., index=False)` and columns {want}.")
-    duplicated = sorted({c for c in present if present.count(c) > 1})
+    counts = Counter(present)
+    duplicated = sorted(c for c, n in counts.items() if n > 1)
     if duplicated:
-        raise _fail(name, f"repeats column(s) {', '.join(map(repr, duplicated))}; expected columns: {want}.")
-    missing = [c for c in expected if c not in present]
-    extra = [c for c in present if c not in expected]
+        raise _fail(name, f"repeats column(s) {_names(duplicated)}; expected columns: {want}.")
+    missing = [c for c in expected if c not in counts]
+    wanted = set(expected)
+    extra = [c for c in present if c not in wanted]
     if missing:
         hint = ""
-        by_lower = {c.lower(): c for c in present}
-        if any(c.lower() in by_lower for c in missing):
+        lowered = {c.lower() for c in present}
+        if any(c.lower() in lowered for c in missing):
             hint = " (column names are case-sensitive)"
-        raise _fail(name, f"is missing column(s) {', '.join(map(repr, missing))}{hint}; "
+        raise _fail(name, f"is missing column(s) {_names(missing)}{hint}; "
                           f"expected columns: {want} (see sample_submission.csv).")
     if extra:
         if any(c.startswith("Unnamed:") or c == "" for c in extra):
             raise _fail(name, "has an unnamed extra column (the DataFrame index); "
                               f"write it with `to_csv(..., index=False)` so the columns are {want}.")
-        raise _fail(name, f"has unexpected column(s) {', '.join(map(repr, extra))}; expected exactly: {want}.")
+        raise _fail(name, f"has unexpected column(s) {_names(extra)}; expected exactly: {want}.")
 
 
 def _check_ids(ids: pd.Series, expected: pd.Series, id_column: str, name: str) -> None:
@@ -200,7 +239,7 @@ def _ranked_lists(raw: pd.Series, ids: pd.Series, column: str, universe: tuple[f
         first = lists[repeated].iloc[0]
         item = next(i for i in first if first.count(i) > 1)
         raise _fail(name, f"has {int(repeated.sum()):,} ranked list(s) in {column!r} that repeat an item, e.g. "
-                          f"{item!r} for id {_examples(ids[repeated])}; list each item at most once per row.")
+                          f"{quote(item)} for id {_examples(ids[repeated])}; list each item at most once per row.")
     known, source = universe
     unknown = lists.map(lambda items: [i for i in items if i not in known])
     bad = (unknown.str.len() > 0).to_numpy()
@@ -208,7 +247,7 @@ def _ranked_lists(raw: pd.Series, ids: pd.Series, column: str, universe: tuple[f
         example = unknown[bad].iloc[0][0]
         hint = "; separate item ids with spaces, not commas" if any(s in example for s in ",;|") else ""
         raise _fail(name, f"has {int(bad.sum()):,} ranked list(s) in {column!r} with item ids that are not in "
-                          f"{source}, e.g. {example!r} for id {_examples(ids[bad])}{hint}; rank only ids of {source}.")
+                          f"{source}, e.g. {quote(example)} for id {_examples(ids[bad])}{hint}; rank only ids of {source}.")
     return lists.str.join(" ")
 
 
@@ -221,8 +260,8 @@ def validate_submission(data: CompetitionData, path: str | Path) -> pd.DataFrame
     metric = METRICS[spec.metric]
     path = Path(path)
     name = path.name or str(path)
-    frame = _read_csv(path, name)
-    _check_columns(frame, spec, name)
+    frame = _read_csv(path, name, spec)
+    _check_columns(list(frame.columns), spec, name)
     if frame.empty:
         raise _fail(name, "has a header but no rows; write one row per id of test.csv.")
     ids = frame[spec.id_column].str.strip()
@@ -322,13 +361,19 @@ def load_leaderboard(spec: CompetitionSpec) -> pd.DataFrame:
 
 
 def _finite(scores: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """The finite scores, at the leaderboard's precision."""
     arr = np.asarray(scores, dtype=float)
-    return arr[np.isfinite(arr)]
+    return np.round(arr[np.isfinite(arr)], PRECISION)
+
+
+def _placed(score: float) -> float:
+    """A submission's score at the leaderboard's precision (what it is compared with)."""
+    return round(float(score), PRECISION) if math.isfinite(score) else float(score)
 
 
 def human_rank(score: float, leaderboard_scores: Sequence[float], higher_is_better: bool) -> float:
     """Share of leaderboard entries the score beats, ties counted for the submission (MLE-Dojo)."""
-    arr = _finite(leaderboard_scores)
+    arr, score = _finite(leaderboard_scores), _placed(score)
     if arr.size == 0:
         return math.nan
     beaten = np.sum(arr <= score) if higher_is_better else np.sum(arr >= score)
@@ -337,7 +382,7 @@ def human_rank(score: float, leaderboard_scores: Sequence[float], higher_is_bett
 
 def position(score: float, leaderboard_scores: Sequence[float], higher_is_better: bool) -> int:
     """1-based place among the entries plus the submission: 1 + entries strictly better."""
-    arr = _finite(leaderboard_scores)
+    arr, score = _finite(leaderboard_scores), _placed(score)
     better = np.sum(arr > score) if higher_is_better else np.sum(arr < score)
     return int(better) + 1
 
@@ -365,7 +410,7 @@ def medal_thresholds(leaderboard_scores: Sequence[float], higher_is_better: bool
 
 def medal(score: float, leaderboard_scores: Sequence[float], higher_is_better: bool) -> str:
     """'gold', 'silver', 'bronze', 'above_median' (strictly better than the median) or 'none'."""
-    arr = _finite(leaderboard_scores)
+    arr, score = _finite(leaderboard_scores), _placed(score)
     if arr.size == 0 or not math.isfinite(score):
         return "none"
 
@@ -411,10 +456,31 @@ class Grade:
         return asdict(self)
 
 
+def grade_workspace_file(
+    data: CompetitionData, workspace: str | Path, path: str = "submission.csv", *, part: str | None = "private",
+    cap: int | None = None,
+) -> Grade | None:
+    """Validate a file an agent or a person wrote, and grade it on `part` (None: validate only).
+
+    The one way from an untrusted workspace to the grader (see `nbdojo.submission`): the file is
+    read once, without following links, under a size cap, into a host-private copy that alone is
+    validated and graded. Every refusal is a `SubmissionError`.
+    """
+    cap = cap if cap is not None else default_cap(data.sample_submission_path)
+    with private_copy(workspace, path, cap=cap) as copy:
+        if part is None:
+            validate_submission(data, copy)
+            return None
+        return grade(data, copy, part=part)
+
+
 def grade(
     competition: str | CompetitionSpec | CompetitionData, submission_path: str | Path, *, part: str = "private"
 ) -> Grade:
-    """Validate, score on the `part` answers, and place the score on the leaderboard."""
+    """Validate, score on the `part` answers, and place the score on the leaderboard.
+
+    `submission_path` is trusted: for a file in a workspace use `grade_workspace_file`.
+    """
     data = competition if isinstance(competition, CompetitionData) else load(competition)
     spec = data.spec
     if spec.grader:  # its own grader and its own (public / private) leaderboards

@@ -28,11 +28,12 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
-from nbformat.v4 import output_from_msg
 
 from nbdojo._pdeathsig import on_launcher_thread, preexec_fn
 from nbdojo.config import kernels_dir
 from nbdojo.errors import ConfigError, KernelError, KernelStartError
+from nbdojo.leftovers import connection_dir
+from nbdojo.outputs import CellOutputs, capped_error
 
 __all__ = ["CellResult", "KernelSession", "install_kernelspec"]
 
@@ -145,113 +146,6 @@ def _startup_code(name: str) -> str:
     return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
-# --- outputs ----------------------------------------------------------------------------------
-
-
-def _nbytes(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
-
-
-def _byte_slice(text: str, start: int | None, stop: int | None) -> str:
-    """text[start:stop] counted in UTF-8 bytes; a character cut in two is dropped."""
-    if text.isascii():
-        return text[start:stop]
-    return text.encode("utf-8", "replace")[start:stop].decode("utf-8", "ignore")
-
-
-class _Outputs:
-    """A cell's outputs as Jupyter shows them, holding at most ~`cap` bytes of stream text.
-
-    Past the cap, text is cut from the middle: the first half of the cap is kept as it came, the
-    second half is a window sliding over the newest text, and a marker stands where text was cut.
-    """
-
-    def __init__(self, cap: int):
-        self.head_cap, self.tail_cap = cap // 2, cap - cap // 2
-        self._clear_on_next = False
-        self._reset()
-
-    def _reset(self) -> None:
-        self.items: list[dict] = []
-        self.displays: dict[str, list[dict]] = {}  # display_id -> the outputs showing it
-        self.cut: int | None = None  # index in items where the marker goes
-        self.head_bytes = self.tail_bytes = 0
-        self.dropped = 0  # cleared text is not "lost", so a clear forgets this too
-
-    def add(self, msg: dict) -> None:
-        kind, content = msg["msg_type"], msg["content"]
-        display_id = content.get("transient", {}).get("display_id")
-        if kind == "clear_output":
-            self._clear_on_next = bool(content.get("wait"))
-            if not self._clear_on_next:
-                self._reset()
-        elif kind == "update_display_data":
-            for out in self.displays.get(display_id, []):
-                out["data"], out["metadata"] = content["data"], content.get("metadata", {})
-        else:
-            if self._clear_on_next:  # clear_output(wait=True) clears when the next output arrives
-                self._reset()
-            self._clear_on_next = False
-            if kind == "stream":
-                self._add_stream(content["name"], content["text"])
-                return
-            self.items.append(output_from_msg(msg))
-            if kind == "display_data" and display_id:
-                self.displays.setdefault(display_id, []).append(self.items[-1])
-
-    def _append(self, name: str, text: str, start: int) -> None:
-        last = self.items[-1] if len(self.items) > start else None
-        if last and last["output_type"] == "stream" and last["name"] == name:
-            last["text"] += text
-        else:
-            self.items.append({"output_type": "stream", "name": name, "text": text})
-
-    def _add_stream(self, name: str, text: str) -> None:
-        if self.cut is None:
-            room = self.head_cap - self.head_bytes
-            kept = text if _nbytes(text) <= room else _byte_slice(text, None, max(room, 0))
-            if kept:
-                self._append(name, kept, 0)
-                self.head_bytes += _nbytes(kept)
-            if len(kept) == len(text):
-                return
-            self.cut, text = len(self.items), text[len(kept) :]
-        self._append(name, text, self.cut)
-        self.tail_bytes += _nbytes(text)
-        i = self.cut
-        while self.tail_bytes > self.tail_cap and i < len(self.items):  # slide the window
-            out = self.items[i]
-            if out["output_type"] != "stream":
-                i += 1
-                continue
-            size = _nbytes(out["text"])
-            if size <= self.tail_bytes - self.tail_cap:
-                del self.items[i]
-                removed = size
-            else:
-                out["text"] = _byte_slice(out["text"], self.tail_bytes - self.tail_cap, None)
-                removed = size - _nbytes(out["text"])
-            self.tail_bytes -= removed
-            self.dropped += removed
-
-    def finish(self) -> list[dict]:
-        """The outputs with the cut marker in place and neighbouring like-named streams merged."""
-        items = list(self.items)
-        if self.cut is not None and self.dropped:
-            before = items[self.cut - 1] if self.cut else {}
-            name = before.get("name", "stdout") if before.get("output_type") == "stream" else "stdout"
-            marker = f"\n... [nbdojo: {self.dropped:,} bytes of output cut] ...\n"
-            items.insert(self.cut, {"output_type": "stream", "name": name, "text": marker})
-        merged: list[dict] = []
-        for out in items:
-            prev = merged[-1] if merged else {}
-            if out["output_type"] == prev.get("output_type") == "stream" and out["name"] == prev["name"]:
-                merged[-1] = {**prev, "text": prev["text"] + out["text"]}
-            else:
-                merged.append(out)
-        return merged
-
-
 # --- the session ------------------------------------------------------------------------------
 
 
@@ -300,7 +194,7 @@ class KernelSession:
             folder = self.connection_dir
             folder.mkdir(parents=True, exist_ok=True)
         else:  # unix socket paths must stay under ~100 characters
-            folder = self._own_dir = Path(tempfile.mkdtemp(prefix="nbk-", dir="/tmp" if os.name == "posix" else None))
+            folder = self._own_dir = connection_dir()  # named after this host
         self._log = open(folder / "kernel.log", "ab")  # noqa: SIM115 - reused by restarts
         self._km = km = KernelManager(
             kernel_name=self.kernel_name,
@@ -434,7 +328,7 @@ class KernelSession:
         poller = zmq.Poller()
         poller.register(iopub.socket, zmq.POLLIN)
         poller.register(shell.socket, zmq.POLLIN)
-        outputs = _Outputs(self.max_output_bytes)
+        outputs = CellOutputs(self.max_output_bytes)
         result = CellResult("ok", [], None, "", 0.0, None)
         idle = replied = False
         settle_by = math.inf  # once idle or the reply is in, wait this long for the other
@@ -467,24 +361,25 @@ class KernelSession:
             events = dict(poller.poll(wait_s * 1000))
             while iopub.socket in events and iopub.msg_ready():
                 msg = iopub.get_msg(timeout=0)
-                kind, content = msg["msg_type"], msg["content"]
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue  # left over from an earlier cell or a background thread
-                if kind == "status" and content["execution_state"] == "idle":
+                kind, content, parent = msg.get("msg_type"), msg.get("content"), msg.get("parent_header")
+                if not isinstance(parent, dict) or parent.get("msg_id") != msg_id or not isinstance(content, dict):
+                    continue  # left over from an earlier cell or a background thread, or malformed
+                if kind == "status" and content.get("execution_state") == "idle":
                     idle, settle_by = True, min(settle_by, time.monotonic() + self.iopub_drain_timeout)
                 elif kind == "execute_input":
-                    result.execution_count = content.get("execution_count")
+                    result.execution_count = _count(content.get("execution_count"), result.execution_count)
                 elif kind in _OUTPUT_TYPES:
                     outputs.add(msg)
                     if kind == "error" and result.status == "ok":
-                        result.status, result.error = "error", _error_of(content)
+                        result.status, result.error = "error", capped_error(content)
             while shell.socket in events and shell.msg_ready():
                 reply = shell.get_msg(timeout=0)
-                if reply["parent_header"].get("msg_id") == msg_id:
+                parent, reply_content = reply.get("parent_header"), reply.get("content")
+                if isinstance(parent, dict) and parent.get("msg_id") == msg_id and isinstance(reply_content, dict):
                     replied, settle_by = True, min(settle_by, time.monotonic() + self.iopub_drain_timeout)
-                    result.execution_count = reply["content"].get("execution_count", result.execution_count)
-                    if reply["content"].get("status") == "error" and result.status == "ok":  # iopub error lost
-                        result.status, result.error = "error", _error_of(reply["content"])
+                    result.execution_count = _count(reply_content.get("execution_count"), result.execution_count)
+                    if reply_content.get("status") == "error" and result.status == "ok":  # iopub error lost
+                        result.status, result.error = "error", capped_error(reply_content)
 
         if result.status == "timeout":
             how = (
@@ -512,12 +407,9 @@ class KernelSession:
         return f"\nKernel output:\n{text}" if text else ""
 
 
-def _error_of(content: dict) -> dict:
-    return {
-        "ename": content.get("ename", ""),
-        "evalue": content.get("evalue", ""),
-        "traceback": content.get("traceback") or [],
-    }
+def _count(value: object, default: int | None) -> int | None:
+    """An execution count as the kernel claims it: kept only when it is a plain non-negative int."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 else default
 
 
 def _died_error(km: KernelManager) -> dict:

@@ -17,7 +17,8 @@ import psutil
 import pytest
 
 from nbdojo.errors import KernelError, KernelStartError
-from nbdojo.kernel import CellResult, KernelSession, _Outputs, install_kernelspec
+from nbdojo.kernel import CellResult, KernelSession, install_kernelspec
+from nbdojo.outputs import CellOutputs
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +363,7 @@ def _stream(text: str, name: str = "stdout") -> dict:
 
 
 def test_outputs_cap_keeps_head_and_tail_and_bounds_memory() -> None:
-    out = _Outputs(cap=100)
+    out = CellOutputs(cap=100)
     out.add(_stream("H" * 40))
     for _ in range(1000):
         out.add(_stream("é" * 10))  # 20 UTF-8 bytes each
@@ -376,7 +377,7 @@ def test_outputs_cap_keeps_head_and_tail_and_bounds_memory() -> None:
 
 
 def test_outputs_under_cap_untouched_and_no_marker() -> None:
-    out = _Outputs(cap=1000)
+    out = CellOutputs(cap=1000)
     out.add(_stream("a"))
     out.add(_stream("b", "stderr"))
     out.add(_stream("c", "stderr"))
