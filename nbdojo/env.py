@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, replace
@@ -204,13 +205,13 @@ class DojoEnv(gym.Env[str, dict]):
                 obs, status, name = f"[step {step}] Invalid action. {exc}", "invalid", "invalid"
                 self.trajectory.add_markdown(
                     f"**Invalid action** (step {step}): {exc}", step=step, action="invalid", status="invalid",
-                    raw=_jsonable(action), **self._take_usage(),
+                    raw=_capped_json(action), **self._take_usage(),
                 )
             else:
                 name = act.name
                 if act.thought:
                     self.trajectory.add_markdown(act.thought, step=step, action="thought")
-                obs, status, reward, extra = self._dispatch(act, step)
+                obs, status, reward, extra = self._dispatch_safely(act, step)
                 args = {k: v for k, v in asdict(act).items() if k not in ("code", "thought") and v is not None}
             self._history.append({"step": step, "action": name, "status": status, "summary": extra.pop("summary", "")})
             if not self._terminated:
@@ -250,6 +251,18 @@ class DojoEnv(gym.Env[str, dict]):
         return dict(self._usage)
 
     # ----- actions -----------------------------------------------------------------------
+
+    def _dispatch_safely(self, act: Action, step: int) -> tuple[str, str, float, dict[str, Any]]:
+        """`step` never raises on what an agent sends or does: a failure is an observation, the episode goes on."""
+        try:
+            return self._dispatch(act, step)
+        except Exception as exc:  # noqa: BLE001 - logged in full; the agent gets one line
+            log.exception("step %d (%s) failed inside nbdojo", step, act.name)
+            detail = truncate_middle(f"{type(exc).__name__}: {exc}", 300).replace("\n", " ")
+            text = f"[step {step}] nbdojo could not carry out {act.name} ({detail}). The episode goes on."
+            self.trajectory.add_markdown(f"**{act.name}** failed inside nbdojo\n\n{text}", step=step,
+                                         action=act.name, status="error", **self._take_usage())
+            return text, "error", 0.0, {}
 
     def _dispatch(self, act: Action, step: int) -> tuple[str, str, float, dict[str, Any]]:
         if isinstance(act, ExecuteCode):
@@ -303,14 +316,9 @@ class DojoEnv(gym.Env[str, dict]):
         }
         return obs, result.status, 0.0, extra
 
-    def _submission_path(self, path: str) -> Path:
-        """Resolve a submission path inside the workspace; links out of it are refused (the grader is trusted)."""
-        workspace = self.workspace.resolve()
-        target = (workspace / path).resolve()
-        if target != workspace and workspace not in target.parents:
-            raise SubmissionError(f"The submission path {path!r} points outside the workspace; "
-                                  f"write the file inside it (e.g. {SUBMISSION_FILE!r}).")
-        return target
+    def _grade(self, path: str, part: str | None) -> grading.Grade | None:
+        """The workspace's file through the one trusted reader (no links, no FIFOs, a size cap, one copy)."""
+        return grading.grade_workspace_file(self.data, self.workspace, path, part=part)
 
     def _disk_overuse(self, *, after_cell: bool = False) -> str | None:
         """A warning when the workspace is over its disk cap (validate and submit refuse until it is not).
@@ -337,14 +345,13 @@ class DojoEnv(gym.Env[str, dict]):
             over = self._disk_overuse()
             if over:
                 raise SubmissionError(over)
-            path = self._submission_path(act.path)
-            grading.validate_submission(self.data, path)
+            scoring = self._validations < self.limits.max_validations
+            public = self._grade(act.path, "public" if scoring else None)
         except SubmissionError as exc:
             text, status, extra = f"[step {step}] The submission is not valid: {exc}", "invalid", {}
         else:
-            if self._validations < self.limits.max_validations:
+            if public is not None:
                 self._validations += 1
-                public = grading.grade(self.data, path, part="public")
                 left = self.limits.max_validations - self._validations
                 text = (f"[step {step}] The submission is valid. Public score ({public.metric}): "
                         f"{public.score:.6g}. {left} public scorings left.")
@@ -362,8 +369,7 @@ class DojoEnv(gym.Env[str, dict]):
             over = self._disk_overuse()
             if over:
                 raise SubmissionError(over)
-            path = self._submission_path(act.path)
-            grade = grading.grade(self.data, path, part="private")
+            grade = self._grade(act.path, "private")
         except SubmissionError as exc:
             text = (f"[step {step}] The submission was not accepted: {exc} "
                     "The episode goes on: fix the file and submit again.")
@@ -412,7 +418,7 @@ class DojoEnv(gym.Env[str, dict]):
     def _finish_truncated(self, step: int, reason: str) -> float:
         """Out of budget: grade whatever valid submission the workspace holds, as MLE-bench does."""
         try:
-            grade = grading.grade(self.data, self._submission_path(SUBMISSION_FILE), part="private")
+            grade = self._grade(SUBMISSION_FILE, "private")
         except SubmissionError:
             grade = None
         self.trajectory.add_markdown(f"**Episode truncated**: {reason}.", step=step, action="truncated",
@@ -536,11 +542,26 @@ class DojoEnv(gym.Env[str, dict]):
             pass
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
+def _capped_json(value: Any, limit: int = 10_000) -> Any:
+    """An invalid action as recorded in the notebook: its JSON form, or a cut repr of it when large."""
+    value = _jsonable(value)
+    text = repr(value)
+    return value if len(text) <= limit else truncate_middle(text, limit)
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    if depth > 20:
+        return "…"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # nbformat's JSON has no NaN or inf
+    if isinstance(value, str):
+        return value[:10_000]
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+        return f"<an integer of {value.bit_length():,} bits>"
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k)[:200]: _jsonable(v, depth + 1) for k, v in list(value.items())[:100]}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return repr(value)
+        return [_jsonable(v, depth + 1) for v in list(value)[:100]]
+    return object.__repr__(value)  # never call an agent object's own __repr__
