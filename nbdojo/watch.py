@@ -4,7 +4,10 @@
 The env rewrites each trajectory notebook after every step; collaboration's file watcher
 sees the change on disk and pushes the new cells and outputs into every open tab within
 about a second, no reload needed. Trajectories are read-only there: an edit in the browser
-would otherwise be autosaved over the env's record.
+would otherwise be autosaved over the env's record. Nothing on the page runs on the host:
+the server starts no kernel (a trajectory opens with none, and "Run All" has nothing to run
+on but a live episode kernel, which is sandboxed), has no terminals, and follows none of the
+symbolic links agents leave in their workspaces (`nbdojo.labsafety`).
 
 Live episode kernels are found by looking at processes: a kernel started by nbdojo
 has its connection file in a /tmp/nbk-* folder and runs in its run's workspace. Each
@@ -41,10 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado import web
 
 from nbdojo.errors import ConfigError, NbdojoError
+from nbdojo.labsafety import SafeContentsManager, server_args
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +235,8 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-class TrajectoryGuard(AsyncLargeFileManager):
-    """JupyterLab's contents manager, except that it refuses to save over a trajectory notebook: the env
+class TrajectoryGuard(SafeContentsManager):
+    """nbdojo's link-refusing contents manager, which also refuses to save over a trajectory notebook: the env
     owns it, and collaboration would autosave a browser edit over the record (save a copy instead)."""
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
@@ -244,7 +247,13 @@ class TrajectoryGuard(AsyncLargeFileManager):
 
 
 class LabServer:
-    """A JupyterLab server on loopback, as a child process: `with LabServer(root) as lab: lab.url`."""
+    """A JupyterLab server on loopback, as a child process: `with LabServer(root) as lab: lab.url`.
+
+    Whatever the options, it has no terminals and a contents manager that follows no symbolic link and
+    stays in `root` (`nbdojo.labsafety`). It starts only the kernel specs in `allowed_kernelspecs`, each of
+    which must be a sandboxed (launcher) one; without them it starts no kernel at all and notebooks open
+    without one (external kernels, with `external_kernels`, can still be attached).
+    """
 
     def __init__(self, root: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
                  token: str | None = None, poll_interval: float = 0.5, external_kernels: bool = False,
@@ -285,8 +294,8 @@ class LabServer:
         if self.external_kernels:
             args += ["--ServerApp.allow_external_kernels=True",
                      f"--ServerApp.external_connection_dir={self.root / KERNELS_DIR}"]
-        if self.guard_trajectories:
-            args.append(f"--ServerApp.contents_manager_class={__name__}.TrajectoryGuard")
+        args += server_args(contents_manager=f"{__name__}.TrajectoryGuard" if self.guard_trajectories else None,
+                            kernels=self.allowed_kernelspecs)
         if self.allowed_kernelspecs:  # listed in JupyterLab; the first is what a kernel without a name gets
             args += [f"--KernelSpecManager.allowed_kernelspecs={json.dumps(self.allowed_kernelspecs)}",
                      f"--MappingKernelManager.default_kernel_name={self.allowed_kernelspecs[0]}"]
