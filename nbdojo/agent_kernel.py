@@ -13,11 +13,11 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbdojo import leftovers
 from nbdojo.config import kernels_dir
 from nbdojo.kernel import CellResult, KernelSession
 from nbdojo.gpus import checked_gpus, cuda_env, sandbox_grant
@@ -52,13 +52,13 @@ class AgentKernel:
                  gpus: list[int] | None = None, kernel_name: str = "nbdojo", name: str | None = None):
         self.workspace, self.caps, self.sandbox = Path(workspace), caps, sandbox
         self.gpus = checked_gpus(gpus)
-        self._conn_dir = Path(tempfile.mkdtemp(prefix="nbk-", dir="/tmp"))
+        self._conn_dir = leftovers.connection_dir()  # named after this host: a dead host's is swept later
         self._oom_seen = 0
         self._pids_seen = 0
         env = None
         if sandbox:
             bwrap_path()  # a clear SandboxError before anything starts
-            cgroup_name = (name or uuid.uuid4().hex[:12]) if cgroups_wanted() else None
+            cgroup_name = leftovers.cgroup_name(name or uuid.uuid4().hex[:12]) if cgroups_wanted() else None
             policy = SandboxPolicy(
                 workspace=str(self.workspace), readonly=tuple(str(p) for p in readonly),
                 connection_dir=str(self._conn_dir), memory_bytes=caps.memory_bytes,

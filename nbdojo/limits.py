@@ -34,27 +34,31 @@ def _own_path(controller: str) -> str | None:
     return None
 
 
+def cgroup_parents() -> tuple[int, dict[str, Path]]:
+    """The cgroup version (0: none) and, per controller, the folder this process's episode cgroups go in."""
+    if (CGROUP_ROOT / "memory" / "memory.limit_in_bytes").exists():
+        parents = {}
+        for controller in ("memory", "pids"):
+            own = _own_path(controller)
+            if own is not None and (CGROUP_ROOT / controller).is_dir():
+                parents[controller] = CGROUP_ROOT / controller / own.lstrip("/")
+        return 1, parents
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        own = _own_path("")
+        if own is None:
+            return 2, {}
+        parent = CGROUP_ROOT / own.lstrip("/")
+        return 2, {"memory": parent, "pids": parent}  # one unified tree
+    return 0, {}
+
+
 class Cgroup:
     """One episode's cgroup(s): `create()` on the host side of the launcher, `oom_kills()` for the env."""
 
     def __init__(self, name: str):
         self.name = PREFIX + name
-        self.dirs: dict[str, Path] = {}
-        v1_memory = CGROUP_ROOT / "memory"
-        if (v1_memory / "memory.limit_in_bytes").exists():
-            self.version = 1
-            for controller in ("memory", "pids"):
-                own = _own_path(controller)
-                if own is not None and (CGROUP_ROOT / controller).is_dir():
-                    self.dirs[controller] = CGROUP_ROOT / controller / own.lstrip("/") / self.name
-        elif (CGROUP_ROOT / "cgroup.controllers").exists():
-            self.version = 2
-            own = _own_path("")
-            if own is not None:
-                path = CGROUP_ROOT / own.lstrip("/") / self.name
-                self.dirs = {"memory": path, "pids": path}
-        else:
-            self.version = 0
+        self.version, parents = cgroup_parents()
+        self.dirs: dict[str, Path] = {controller: parent / self.name for controller, parent in parents.items()}
 
     def create(self, *, memory_bytes: int | None, max_processes: int | None) -> bool:
         """Make the cgroup(s) and set the caps; False (and nothing left behind) if this host does not allow it."""

@@ -74,10 +74,11 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         km = self.parent
         if self._conn_dir is None:  # a restart keeps the folder, the sockets' names and the key
-            self._conn_dir = Path(tempfile.mkdtemp(prefix="nbk-", dir="/tmp"))
+            from nbdojo.leftovers import cgroup_name, connection_dir
             from nbdojo.limits import cgroups_wanted
 
-            self._cgroup_name = f"play-{uuid.uuid4().hex[:12]}" if cgroups_wanted() else None
+            self._conn_dir = connection_dir()  # both named after this host (the Jupyter server)
+            self._cgroup_name = cgroup_name(f"play-{uuid.uuid4().hex[:12]}") if cgroups_wanted() else None
         km.transport = "ipc"
         km.ip = str(self._conn_dir / "k")
         km.connection_file = str(self._conn_dir / "kernel.json")

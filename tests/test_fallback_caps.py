@@ -50,7 +50,7 @@ def test_the_watchdog_holds_the_caps_and_no_cgroup_is_made(fallback):
     assert fallback.trajectory.meta["caps"] == "watchdog"
     saved = nbformat.read(str(fallback.notebook_path), as_version=4)
     assert saved.metadata["nbdojo"]["caps"] == "watchdog"
-    leftovers = [p for p in CGROUP_ROOT.glob(f"**/{PREFIX}{fallback.run_dir.name}*")] if CGROUP_ROOT.is_dir() else []
+    leftovers = [p for p in CGROUP_ROOT.glob(f"**/{PREFIX}*-{fallback.run_dir.name}")] if CGROUP_ROOT.is_dir() else []
     assert leftovers == []
 
 
