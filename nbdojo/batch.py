@@ -3,7 +3,9 @@
 An episode is described by a picklable `EpisodePlan` (competition, seed, agent by name, limits),
 so a worker builds its own agent and env; a failed episode is reported and the others go on.
 Results come back as they finish (`on_done`), in the order they finish, and are returned in
-plan order. Each worker is pinned to its own share of the CPUs, and its kernels' BLAS and
+plan order. A stop signal (Ctrl-C, SIGTERM) to the batch reaches every running episode: each
+closes its notebook as interrupted, and `BatchInterrupted` carries what had come back by then.
+Each worker is pinned to its own share of the CPUs, and its kernels' BLAS and
 OpenMP pools are sized to it: two kernels each spinning threads for every core of the machine
 run many times slower than two kernels with half the cores each.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -19,7 +23,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nbdojo.env import Limits
-from nbdojo.runner import EpisodeResult
+from nbdojo.runner import (
+    STOP_SIGNALS, EpisodeInterrupted, EpisodeResult, interrupting_signal, stop_signals_interrupt,
+)
+from nbdojo.runstate import is_alive, process_start
+
+#: After a stop signal, how long running episodes get to close their notebooks before the batch gives up on them.
+STOP_GRACE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -45,12 +55,23 @@ class EpisodeFailure:
     agent: str
     error: str
     detail: str = ""
+    notebook: str | None = None  # an interrupted episode's notebook (closed, marked interrupted)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"competition": self.competition, "seed": self.seed, "agent": self.agent, "error": self.error}
+        data = {"competition": self.competition, "seed": self.seed, "agent": self.agent, "error": self.error}
+        return {**data, "notebook": self.notebook} if self.notebook else data
 
 
 Outcome = EpisodeResult | EpisodeFailure
+
+
+class BatchInterrupted(EpisodeInterrupted):
+    """A stop signal ended the batch early; `outcomes` holds the episodes that came back, in plan order
+    (finished ones, and those interrupted: failures whose error starts with "interrupted")."""
+
+    def __init__(self, signal_name: str, outcomes: list[Outcome]):
+        super().__init__(signal_name)
+        self.outcomes = outcomes
 
 
 def run_plan(plan: EpisodePlan) -> Outcome:
@@ -59,12 +80,18 @@ def run_plan(plan: EpisodePlan) -> Outcome:
     from nbdojo.env import DojoEnv
     from nbdojo.runner import run_episode
 
+    env = None
     try:
-        agent = agent_from_spec(plan.agent, **plan.agent_options)
-        with DojoEnv(plan.competition, out_dir=plan.out_dir, limits=plan.limits, agent=agent.name,
-                     model=agent.model, sandbox=plan.sandbox,
-                     gpus=list(plan.gpus) if plan.gpus is not None else None) as env:
-            return run_episode(env, agent, seed=plan.seed)
+        with stop_signals_interrupt():
+            agent = agent_from_spec(plan.agent, **plan.agent_options)
+            with DojoEnv(plan.competition, out_dir=plan.out_dir, limits=plan.limits, agent=agent.name,
+                         model=agent.model, sandbox=plan.sandbox,
+                         gpus=list(plan.gpus) if plan.gpus is not None else None) as env:
+                return run_episode(env, agent, seed=plan.seed)
+    except EpisodeInterrupted as exc:  # the notebook is closed; say where it is
+        notebook = env.notebook_path if env is not None else None
+        return EpisodeFailure(plan.competition, plan.seed, plan.agent, f"interrupted ({exc.signal_name})",
+                              notebook=str(notebook) if notebook else None)
     except Exception as exc:  # reported with the others; one broken episode does not stop a batch
         return EpisodeFailure(plan.competition, plan.seed, plan.agent, f"{type(exc).__name__}: {exc}",
                               traceback.format_exc())
@@ -82,11 +109,18 @@ def cpu_slots(workers: int) -> list[list[int]]:
     return [cpus[i * per:(i + 1) * per] for i in range(workers)]
 
 
-def _claim_slot(slots: list[list[int]], counter: Any) -> None:
-    """Worker initializer: take the next CPU set; kernels started from here inherit it (and the thread counts)."""
+def _claim_slot(slots: list[list[int]], counter: Any, hosts: Any) -> None:
+    """Worker initializer: take the next CPU set; kernels started from here inherit it (and the thread counts).
+
+    The worker's pid and start time go in `hosts` (so the batch can pass a stop signal on), and stop signals
+    are ignored but while an episode runs (`run_plan`): a Ctrl-C at the terminal must not kill an idle worker."""
     with counter.get_lock():
-        slot = slots[counter.value % len(slots)]
+        index = counter.value % len(slots)
         counter.value += 1
+    slot = slots[index]
+    hosts[2 * index], hosts[2 * index + 1] = os.getpid(), process_start(os.getpid()) or 0
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     os.sched_setaffinity(0, slot)
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, str(len(slot)))
@@ -95,7 +129,10 @@ def _claim_slot(slots: list[list[int]], counter: Any) -> None:
 def run_plans(plans: list[EpisodePlan], *, workers: int = 2,
               on_start: Callable[[EpisodePlan], None] | None = None,
               on_done: Callable[[EpisodePlan, Outcome], None] | None = None) -> list[Outcome]:
-    """Run the plans, `workers` at a time, each in a fresh process; outcomes in plan order."""
+    """Run the plans, `workers` at a time, each in a fresh process; outcomes in plan order.
+
+    A stop signal (Ctrl-C, or SIGTERM when called from the main thread) is passed on to the running
+    episodes, which close their notebooks; then `BatchInterrupted` is raised with what came back."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     outcomes: dict[int, Outcome] = {}
@@ -103,34 +140,68 @@ def run_plans(plans: list[EpisodePlan], *, workers: int = 2,
     context = multiprocessing.get_context("spawn")
     workers = min(workers, len(plans)) or 1
     slots = cpu_slots(workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_claim_slot,
-                             initargs=(slots, context.Value("i", 0))) as pool:
-        queue = list(enumerate(plans))
-        running: dict[Future[Outcome], int] = {}
+    hosts = context.Array("q", 2 * workers)  # (pid, start time) of each worker
+    running: dict[Future[Outcome], int] = {}
+
+    def finish(future: Future[Outcome]) -> None:
+        index = running.pop(future)
         try:
-            while queue or running:
-                while queue and len(running) < workers:  # submit only what can start now: on_start is honest
-                    index, plan = queue.pop(0)
-                    running[pool.submit(run_plan, plan)] = index
-                    if on_start is not None:
-                        on_start(plan)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = running.pop(future)
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # the worker process itself died
-                        plan = plans[index]
-                        outcome = EpisodeFailure(plan.competition, plan.seed, plan.agent,
-                                                 f"worker failed: {type(exc).__name__}: {exc}")
-                    outcomes[index] = outcome
-                    if on_done is not None:
-                        on_done(plans[index], outcome)
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
+            outcome = future.result()
+        except Exception as exc:  # the worker process itself died
+            plan = plans[index]
+            outcome = EpisodeFailure(plan.competition, plan.seed, plan.agent,
+                                     f"worker failed: {type(exc).__name__}: {exc}")
+        outcomes[index] = outcome
+        if on_done is not None:
+            on_done(plans[index], outcome)
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_claim_slot,
+                             initargs=(slots, context.Value("i", 0), hosts)) as pool:
+        queue = list(enumerate(plans))
+        # the signals stay ignored while the episodes are stopped: a second Ctrl-C must not cut that short
+        with stop_signals_interrupt():
+            try:
+                while queue or running:
+                    while queue and len(running) < workers:  # submit only what can start now: on_start is honest
+                        index, plan = queue.pop(0)
+                        running[pool.submit(run_plan, plan)] = index
+                        if on_start is not None:
+                            on_start(plan)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finish(future)
+            except KeyboardInterrupt as exc:
+                name = interrupting_signal(exc)
+                pool.shutdown(wait=False, cancel_futures=True)  # nothing queued starts now
+                workers_now = [(hosts[i], hosts[i + 1]) for i in range(0, len(hosts), 2) if hosts[i]]
+                _stop_running(running, workers_now, getattr(signal, name), finish)
+                raise BatchInterrupted(name, [outcomes[i] for i in sorted(outcomes)]) from None
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                raise
     return [outcomes[i] for i in range(len(plans))]
+
+
+def _stop_running(running: dict[Future[Outcome], int], workers: list[tuple[int, int]], signum: int,
+                  finish: Callable[[Future[Outcome]], None]) -> None:
+    """Pass a stop signal on to the workers until their episodes come back (each closes its notebook).
+
+    Sent again every second: a worker between two episodes ignores it, and one just starting an episode
+    may not listen yet. A worker still busy after STOP_GRACE_S is killed (its kernel dies with it, and
+    its notebook, never closed, reads as abandoned)."""
+    deadline = time.monotonic() + STOP_GRACE_S
+    while running:
+        late = time.monotonic() >= deadline
+        for pid, start in workers:
+            if is_alive(pid, start):  # not a pid the system has given to another process since
+                try:
+                    os.kill(pid, signal.SIGKILL if late else signum)
+                except OSError:
+                    pass
+        done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+        for future in done:
+            finish(future)
 
 
 def plan_episodes(competition: str, seeds: list[int] | range, *, agent: str = "baseline",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -255,8 +257,9 @@ def run(
         plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus))
         raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
-    with DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name, model=the_agent.model,
-                 sandbox=not no_sandbox, gpus=_parse_gpus(gpus)) as env:
+    with _exit_on_stop_signal(), DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name,
+                                         model=the_agent.model, sandbox=not no_sandbox,
+                                         gpus=_parse_gpus(gpus)) as env:
         _ = env.data  # prepares the competition on first use, before the progress display starts
         with _progress() as progress:
             task = progress.add_task(f"{competition} · starting kernel", total=max_steps)
@@ -276,6 +279,21 @@ def run(
                       f"position {result.position}/{result.final.get('leaderboard_size', 0) + 1} · "
                       f"HumanRank {result.human_rank:.1%} · medal {result.medal}")
     console.print(f"[bold]notebook[/] {result.notebook}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _exit_on_stop_signal() -> Iterator[None]:
+    """SIGTERM ends `run` as Ctrl-C does: the episode's notebook is closed, marked interrupted; then one
+    line and exit code 128 + the signal's number (130, 143)."""
+    from nbdojo.runner import EpisodeInterrupted, stop_signals_interrupt
+
+    try:
+        with stop_signals_interrupt():
+            yield
+    except EpisodeInterrupted as exc:
+        err_console.print(f"[yellow]interrupted ({exc.signal_name})[/]: the episode's notebook was closed",
+                          highlight=False)
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _parse_gpus(text: str | None) -> list[int] | None:

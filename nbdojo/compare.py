@@ -24,12 +24,14 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from nbdojo.runstate import run_state
 from nbdojo.trajectory import find_notebooks
 
 log = logging.getLogger(__name__)
 
 MEDALS = ("gold", "silver", "bronze")
 FAILED = {"error", "timeout", "died", "oom"}
+UNFINISHED = ("live", "abandoned")  # no result: counted in no average (abandoned: its host died mid-episode)
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Run:
     competition: str
     participant: str  # "agent · model" or "name (human)"
     kind: str  # "agent" | "human"
-    status: str  # "graded" | "no submission" | "live"
+    status: str  # "graded" | "no submission" | "live" | "abandoned" (its host died: never finished)
     score: float | None
     position: int | None
     entries: int | None  # leaderboard entries + this one
@@ -105,13 +107,14 @@ def read_run(path: Path) -> Run | None:
         wall = (end - start).total_seconds() if start and end else None
         label = meta["agent"] + (f" · {meta['model']}" if meta.get("model") else "")
     score = _number(final.get("score"))
-    status = "graded" if score is not None else ("live" if not meta.get("ended") else "no submission")
+    state = run_state(meta)
+    status = "graded" if score is not None else (state if state in UNFINISHED else "no submission")
     if score is not None:
         curve.append((max(steps, curve[-1][0] if curve else 0), score, "final"))
     usage = meta.get("usage") or {}
     size = final.get("leaderboard_size")
     # HumanRank: 0 without a submission (as the env rewards it), None while live or with no leaderboard
-    rank = {"live": None, "no submission": 0.0}.get(status, _number(final.get("human_rank")))
+    rank = {"live": None, "abandoned": None, "no submission": 0.0}.get(status, _number(final.get("human_rank")))
     return Run(
         path=Path(path), competition=meta["competition"], participant=label, kind="human" if human else "agent",
         status=status, score=score, position=final.get("position"), entries=size + 1 if isinstance(size, int) else None,
@@ -161,7 +164,7 @@ def participants(runs: list[Run]) -> list[Participant]:
     leaderboard does not count), share of runs with a medal."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
-        if run.status != "live":
+        if run.status not in UNFINISHED:
             groups[run.participant].append(run)
     rows = []
     for name, group in groups.items():
@@ -189,7 +192,9 @@ def ranked(runs: list[Run]) -> dict[str, list[Run]]:
 # ----- formatting ---------------------------------------------------------------------------
 
 def _fmt_score(run: Run) -> str:
-    return "—" if run.score is None else f"{run.score:.5g}"
+    if run.score is None:
+        return run.status if run.status in UNFINISHED else "—"
+    return f"{run.score:.5g}"
 
 
 def _fmt_rank(value: float | None) -> str:
@@ -302,7 +307,7 @@ def human_rank_bars(runs: list[Run]) -> str | None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    done = [r for r in runs if r.status != "live"]
+    done = [r for r in runs if r.status not in UNFINISHED]
     if not done:
         return None
     names = [p.name for p in participants(done)]

@@ -23,6 +23,7 @@ from nbdojo.agent_kernel import AgentKernel, KernelCaps
 from nbdojo.gpus import checked_gpus
 from nbdojo.kernel import CellResult
 from nbdojo.observation import render_cell, truncate_middle
+from nbdojo.runstate import host_record
 from nbdojo.spaces import ActionSpace, TextObservation
 from nbdojo.trajectory import SETUP_SOURCE, Trajectory, parameters_source
 
@@ -157,6 +158,7 @@ class DojoEnv(gym.Env[str, dict]):
                 "competition": self.competition.id, "agent": self.agent_name, "model": self.model, "seed": seed,
                 "limits": asdict(self.limits), "kernel": self.kernel_name, "data_dir": str(data.public_dir),
                 "workspace": str(workspace), "sandbox": self.sandbox,
+                "host": host_record(),  # while ended is null: live if this process runs, else abandoned
             },
             title=self.competition.title,
         )

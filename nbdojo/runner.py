@@ -1,8 +1,18 @@
-"""Running episodes: an agent against a `DojoEnv`, step by step, until it submits or runs out of budget."""
+"""Running episodes: an agent against a `DojoEnv`, step by step, until it submits or runs out of budget.
+
+A stop signal ends an episode as Ctrl-C does: SIGINT raises KeyboardInterrupt, and inside
+`stop_signals_interrupt()` SIGTERM (a service manager, `kill`, a batch stopping its workers)
+raises `EpisodeInterrupted`, a KeyboardInterrupt too. `run_episode` then closes the notebook
+with an "Episode interrupted" cell and `ended` set, and lets the interrupt go on.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -11,6 +21,47 @@ from nbdojo.agents.base import Agent
 from nbdojo.env import DojoEnv
 
 StepCallback = Callable[[str, dict[str, Any]], None]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class EpisodeInterrupted(KeyboardInterrupt):
+    """A stop signal arrived: the episode was closed early. `except KeyboardInterrupt` catches it too."""
+
+    def __init__(self, signal_name: str = "SIGINT"):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by this signal (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + int(getattr(signal, self.signal_name, signal.SIGINT))
+
+
+def interrupting_signal(exc: KeyboardInterrupt) -> str:
+    """Which signal an interrupt came from (a plain KeyboardInterrupt is Python's own SIGINT handler)."""
+    return exc.signal_name if isinstance(exc, EpisodeInterrupted) else "SIGINT"
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """Inside, SIGTERM and SIGINT raise `EpisodeInterrupted` in the main thread, once: while the episode
+    is closed, more of them are ignored (a second Ctrl-C must not cut the notebook's last save short).
+    The previous handlers come back on the way out. Elsewhere than the main thread it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        raise EpisodeInterrupted(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 @dataclass
@@ -41,21 +92,28 @@ class EpisodeResult:
 
 
 def run_episode(env: DojoEnv, agent: Agent, *, seed: int | None = None, on_step: StepCallback | None = None) -> EpisodeResult:
-    """Drive one episode; `on_step(observation, info)` is called after every step (progress displays)."""
+    """Drive one episode; `on_step(observation, info)` is called after every step (progress displays).
+
+    Interrupted (Ctrl-C, or a stop signal inside `stop_signals_interrupt()`), the notebook gets an
+    "Episode interrupted" cell and is closed before the KeyboardInterrupt goes on."""
     t0 = time.monotonic()
-    obs, info = env.reset(seed=seed, options={"agent": agent.name, "model": agent.model})
-    agent.reset(obs, info)
-    reward_total = 0.0
-    terminated = truncated = False
-    while not (terminated or truncated):
-        action = agent.act(obs, info)
-        usage = agent.usage()
-        if usage:
-            env.record_usage(**usage)
-        obs, reward, terminated, truncated, info = env.step(action)
-        reward_total += reward
-        if on_step is not None:
-            on_step(obs, info)
+    try:
+        obs, info = env.reset(seed=seed, options={"agent": agent.name, "model": agent.model})
+        agent.reset(obs, info)
+        reward_total = 0.0
+        terminated = truncated = False
+        while not (terminated or truncated):
+            action = agent.act(obs, info)
+            usage = agent.usage()
+            if usage:
+                env.record_usage(**usage)
+            obs, reward, terminated, truncated, info = env.step(action)
+            reward_total += reward
+            if on_step is not None:
+                on_step(obs, info)
+    except KeyboardInterrupt as exc:
+        close_interrupted(env, interrupting_signal(exc))
+        raise
     final = dict(info.get("final") or {})
     return EpisodeResult(
         competition=env.competition.id, agent=agent.name, model=agent.model, seed=seed,
@@ -64,3 +122,20 @@ def run_episode(env: DojoEnv, agent: Agent, *, seed: int | None = None, on_step:
         truncated=truncated, notebook=env.notebook_path, duration_s=time.monotonic() - t0, usage=env.usage,
         final=final,
     )
+
+
+def close_interrupted(env: DojoEnv, signal_name: str) -> None:
+    """Mark a running episode's notebook as interrupted by `signal_name`, then close the env (notebook
+    ended, kernel shut down). An episode already over keeps its notebook as it is."""
+    trajectory = env.trajectory
+    try:
+        if trajectory is not None and not trajectory.meta.get("ended"):
+            steps = [c.metadata.get("nbdojo", {}).get("step") for c in trajectory.cells]
+            step = max((s for s in steps if isinstance(s, int)), default=0)
+            how = "Ctrl-C" if signal_name == "SIGINT" else "nbdojo was asked to stop"
+            trajectory.add_markdown(f"**Episode interrupted** ({signal_name}) at step {step}: {how}, so the "
+                                    "episode ends here, without a submission.", step=step, action="interrupted",
+                                    status="interrupted", signal=signal_name)
+            trajectory.save()
+    finally:
+        env.close()
