@@ -2,8 +2,10 @@
 
 It answers `POST /v1/chat/completions` from a script (a queue of replies) or a
 policy (a callable that gets each request body and returns a reply), and
-`GET /v1/models`. Every request body is recorded. Replies are plain dicts made
-by the helpers below: `tool_call`, `text`, `error`, `slow`.
+`GET /v1/models` (with `models_status`, an error there instead: 404, 405 or 501 as
+servers without a model list answer, 401 or 403 as one that refuses the key). Every
+request body is recorded. Replies are plain dicts made by the helpers below: `tool_call`,
+`text`, `error`, `slow`.
 
 It also checks the chat protocol as OpenAI does (every tool call answered by a
 `tool` message, no `tool` message without a preceding call) and answers a
@@ -76,10 +78,11 @@ class OpenAIServer:
     """`with OpenAIServer(script=[...]) as server: ... server.url ...`; `server.requests` holds the bodies."""
 
     def __init__(self, script: list[Reply] | None = None, *, policy: Policy | None = None,
-                 models: tuple[str, ...] = ("test-model",), check_protocol: bool = True):
+                 models: tuple[str, ...] = ("test-model",), check_protocol: bool = True, models_status: int = 200):
         self.script: deque[Reply] = deque(script or [])
         self.policy = policy
         self.models = models
+        self.models_status = models_status
         self.check_protocol = check_protocol
         self.requests: list[dict[str, Any]] = []
         self.model_list_calls = 0
@@ -110,6 +113,11 @@ class OpenAIServer:
                 if self.path.rstrip("/") != "/v1/models":
                     return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 server.model_list_calls += 1
+                if server.models_status == 501:  # what the standard library says for a method it lacks
+                    return self.send_error(501, f"Unsupported method ({self.command!r})")
+                if server.models_status != 200:
+                    return self._json(server.models_status, {"error": {
+                        "message": f"GET /models answers {server.models_status} here", "type": "test_error"}})
                 self._json(200, {"object": "list", "data": [
                     {"id": m, "object": "model", "created": 0, "owned_by": "nbdojo-tests"} for m in server.models]})
 

@@ -6,7 +6,10 @@ Fast tests drive `act()` directly; the `kernel` tests play whole episodes in a r
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -243,6 +246,50 @@ def test_the_key_and_url_come_from_the_environment(monkeypatch, server):
     assert server.model_list_calls == 1
     with pytest.raises(ConfigError, match="mode must be one of"):
         LLMAgent("m", api_key="k", mode="xml")
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+def test_a_server_without_a_model_list_passes_the_preflight_and_plays(status):
+    with OpenAIServer(models_status=status) as srv:
+        srv.push(tool_call("request_info", {"topic": "data"}))
+        agent = new_agent(srv)
+        agent.check_connection()  # reachable: chat completions work without GET /models
+        assert srv.model_list_calls == 1
+        assert agent.act(WELCOME, info(0, action="reset")) == {"action": "request_info", "topic": "data"}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_still_fails_the_preflight_in_one_line(status):
+    with OpenAIServer(models_status=status) as srv:
+        with pytest.raises(AgentError) as caught:
+            new_agent(srv).check_connection()
+        assert str(caught.value) == (f"the model server at {srv.url} refused the API key: "
+                                     f"HTTP {status}: GET /models answers {status} here")
+        assert srv.requests == []  # nothing was asked of the model
+
+
+def test_a_refused_key_is_one_line_from_the_cli_before_any_kernel(tmp_path):
+    with OpenAIServer(models_status=401) as srv:
+        url = srv.url
+        proc = subprocess.run([sys.executable, "-m", "nbdojo.cli", "run", "loan-default", "--agent", "llm",
+                               "--model", "test-model", "--base-url", url, "--out", str(tmp_path)],
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "OPENAI_API_KEY": "test-key", "COLUMNS": "400"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: the model server at {url} refused the API key: "
+                                                "HTTP 401: GET /models answers 401 here"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_server_that_is_not_there_still_fails_the_preflight_in_one_line():
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    agent = LLMAgent("m", base_url=url, api_key="k")
+    with pytest.raises(AgentError) as caught:
+        agent.check_connection()
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach the model server at {url}: ") and "\n" not in message, message
 
 
 def test_usage_without_server_figures_is_estimated(server):

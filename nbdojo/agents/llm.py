@@ -137,6 +137,12 @@ def _describe(exc: Exception) -> str:
     return f"{exc}" + (f" ({type(cause).__name__}: {cause})" if cause else "")
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    """A message for one terminal line: a server's HTML error page or multi-line body squeezed and cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _is_retryable(exc: Exception) -> bool:
     if isinstance(exc, (openai.APIConnectionError, openai.RateLimitError)):  # includes APITimeoutError
         return True
@@ -187,18 +193,23 @@ class LLMAgent:
     # ----- Agent protocol --------------------------------------------------------------
 
     def check_connection(self) -> None:
-        """One cheap request (GET /models) so a wrong URL or key fails before any kernel starts."""
+        """One cheap request (GET /models) so a wrong URL or key fails before any kernel starts.
+
+        Only an unreachable server (a connection error or timeout) and a refused key (401, 403) fail it:
+        any other answer proves the server is there, and many OpenAI-compatible servers serve chat
+        completions without a model list (404, 405, 501, or a body that is not one)."""
         try:
             page = self._client.models.list(timeout=min(15.0, self.request_timeout))
-        except openai.APIConnectionError as exc:
-            raise AgentError(f"cannot reach the model server at {self.base_url}: {_describe(exc)}") from exc
+        except openai.APIConnectionError as exc:  # timeouts too
+            message = f"cannot reach the model server at {self.base_url}: {_describe(exc)}"
+            raise AgentError(_one_line(message)) from exc
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise AgentError(f"the model server at {self.base_url} refused the API key: {_describe(exc)}") from exc
-        except openai.APIStatusError as exc:
-            if exc.status_code in (404, 405):  # reachable, just no model list (some proxies)
-                return
-            raise AgentError(f"cannot reach the model server at {self.base_url}: {_describe(exc)}") from exc
-        ids = [m.id for m in getattr(page, "data", None) or []]
+            message = f"the model server at {self.base_url} refused the API key: {_describe(exc)}"
+            raise AgentError(_one_line(message)) from exc
+        except Exception as exc:  # noqa: BLE001 - it answered (any status, any body): reachable, no model list
+            log.info("The server at %s lists no models (%s); going on.", self.base_url, _describe(exc))
+            return
+        ids = [str(getattr(m, "id", m)) for m in getattr(page, "data", None) or []]
         if ids and self.model not in ids:
             log.warning("The server at %s does not list model %r (it lists %s).", self.base_url, self.model,
                         ", ".join(ids[:10]))
