@@ -26,6 +26,8 @@ SANDBOX_UID = 65534
 #: Variables a kernel keeps from the host environment; everything else (API keys, tokens) is dropped.
 KEPT_ENV = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 SYSTEM_RO = ("/usr", "/etc", "/opt")
+#: CPU topology, read-only: without it lscpu finds no cores and joblib warns in every cell.
+CPU_TOPOLOGY = "/sys/devices/system/cpu"
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,10 @@ def bwrap_args(policy: SandboxPolicy, *, drop_to_uid: bool) -> list[str]:
                 args += ["--ro-bind", folder, folder]
         if os.path.isdir("/sys"):
             args += ["--ro-bind", "/sys", "/sys"]
+    elif os.path.isdir(CPU_TOPOLOGY):  # lscpu, and so joblib/loky, count the cores from here
+        for parent in _parents(CPU_TOPOLOGY):
+            args += ["--perms", "0755", "--dir", parent]
+        args += ["--ro-bind", CPU_TOPOLOGY, CPU_TOPOLOGY]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
              "--hostname", "nbdojo", "--die-with-parent", "--new-session", "--clearenv",
              "--chdir", policy.workspace]
@@ -156,6 +162,8 @@ def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "LANG": env.get("LANG", "C.UTF-8"),
         "NBDOJO_SANDBOX": "1",
+        # the cores this kernel may use (its CPU affinity): joblib/loky then never probes for more
+        "LOKY_MAX_CPU_COUNT": str(_usable_cpus()),
     })
     if "CUDA_VISIBLE_DEVICES" not in policy.env:
         env.update(cuda_env(policy.gpus, sandboxed=True))
@@ -164,6 +172,13 @@ def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
         env["LD_LIBRARY_PATH"] = library_path
     env.update(policy.env)
     return env
+
+
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _under(path: str, roots: list[str]) -> bool:

@@ -100,3 +100,13 @@ def test_sandboxed_kernel_reports_hardware_and_runs_as_nobody(loan_default_data,
         assert ("65534 1" if os.geteuid() == 0 else " 1") in obs
         nb = nbformat.read(str(env.notebook_path), as_version=4)
         assert nb.metadata["nbdojo"]["sandbox"] is True
+        # joblib counts the cores the sandbox really has: no "physical cores" warning in any cell
+        obs, _, _, _, info = env.step({"action": "execute_code", "code": (
+            "import warnings; warnings.simplefilter('always')\n"
+            "from joblib.externals.loky import cpu_count\n"
+            "from sklearn.model_selection import cross_val_score\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from sklearn.datasets import make_classification\n"
+            "X, y = make_classification(200, random_state=0)\n"
+            "print(len(cross_val_score(LogisticRegression(), X, y, cv=3, n_jobs=2)), cpu_count(only_physical_cores=True))")})
+        assert info["status"] == "ok" and "physical cores" not in obs and "Warning" not in obs, obs
