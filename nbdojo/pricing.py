@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import re
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,11 @@ from typing import Any
 import yaml
 
 from nbdojo.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
