@@ -215,7 +215,7 @@ class DojoEnv(gym.Env[str, dict]):
                     self.trajectory.add_markdown(act.thought, step=step, action="thought")
                 obs, status, reward, extra = self._dispatch_safely(act, step)
                 args = {k: v for k, v in asdict(act).items() if k not in ("code", "thought") and v is not None}
-            self._history.append({"step": step, "action": name, "status": status, "summary": extra.pop("summary", "")})
+            self._history.append({"step": step, "action": name, "status": status, "summary": extra.get("summary", "")})
             if not self._terminated:
                 reason = self._budget_exhausted()
                 if reason:

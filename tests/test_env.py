@@ -262,3 +262,11 @@ def test_the_notebook_keeps_exactly_what_the_agent_saw(env):
     assert "args" not in kept[2] and kept[2]["action"] == "execute_code"
     assert kept[4]["action"] == "invalid"
     assert len(seen[2]) < 20_000 < len("".join(o.get("text", "") for o in step_cells(nb, "execute_code")[1].outputs))
+
+
+def test_info_carries_the_step_summary_the_live_table_shows(env):
+    env.reset()
+    *_, info = env.step(code("\n\nx = 41  # the first line\nx + 1"))
+    assert info["summary"] == "x = 41  # the first line"
+    *_, info = env.step({"action": "request_info", "topic": "metric"})
+    assert info["summary"] == "metric"
