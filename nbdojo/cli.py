@@ -35,8 +35,20 @@ err_console = Console(stderr=True)
 STATUS_STYLE = {"ok": "green", "error": "red", "timeout": "yellow", "died": "magenta", "invalid": "yellow"}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from nbdojo import __version__
+
+        console.print(f"nbdojo {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what nbdojo does.")) -> None:
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what nbdojo does."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print nbdojo's version and exit."),
+) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
@@ -226,7 +238,7 @@ def run(
     context_tokens: int = typer.Option(32000, min=1024, help="llm: tokens of conversation sent per request."),
     max_tokens: Optional[int] = typer.Option(None, min=1, help="Token budget of the episode (prompt + completion)."),
     out: Path = typer.Option(Path("runs"), help="Folder for the run's notebook and workspace."),
-    seed: Optional[int] = typer.Option(None, help="Episode seed."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Episode seed (0 or more)."),
     max_steps: int = typer.Option(50, min=1, help="Step budget."),
     cell_timeout: float = typer.Option(600.0, min=1, help="Seconds per cell before it is interrupted."),
     wall_clock: float = typer.Option(4 * 3600.0, min=1, help="Seconds for the whole episode."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import secrets
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -70,7 +71,7 @@ class DojoEnv(gym.Env[str, dict]):
 
     def __init__(
         self, competition: str | CompetitionSpec, *, out_dir: str | Path = "runs", limits: Limits | None = None,
-        agent: str = "unknown", model: str | None = None, kernel_name: str = "nbdojo",
+        agent: str = "api", model: str | None = None, kernel_name: str = "nbdojo",
         sandbox: bool = True, gpus: list[int] | None = None, render_mode: str | None = None,
         **limit_overrides: Any,
     ):
@@ -128,6 +129,8 @@ class DojoEnv(gym.Env[str, dict]):
         return self._kernel
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, not {seed!r}.")
         super().reset(seed=seed)
         options = dict(options or {})
         self._end_episode()
@@ -526,7 +529,8 @@ class DojoEnv(gym.Env[str, dict]):
     def _new_run_dir(self, seed: int | None) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         agent = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.agent_name)
-        base = f"{self.competition.id}-{agent}-s{seed if seed is not None else 'x'}-{stamp}"
+        run = f"s{seed}" if seed is not None else f"r{secrets.token_hex(3)}"  # a seed, or a short random id
+        base = f"{self.competition.id}-{agent}-{run}-{stamp}"
         for n in range(1, 10_000):
             path = self.out_dir / (base if n == 1 else f"{base}-{n}")
             try:

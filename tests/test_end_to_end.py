@@ -75,7 +75,26 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path):
     assert proc.returncode == 2 and "max-steps" in (proc.stderr + proc.stdout)
     proc = nbdojo("run", "loan-default", "--agent", "wizard", "--out", str(tmp_path))
     assert proc.returncode == 1 and "Unknown agent 'wizard'" in proc.stderr
+    proc = nbdojo("run", "loan-default", "--seed", "-1", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "greater than or equal to 0" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_version_and_run_folder_names(loan_default_data, tmp_path):
+    from nbdojo import __version__
+    from nbdojo.env import DojoEnv
+
+    proc = nbdojo("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"nbdojo {__version__}"
+    with DojoEnv("loan-default", out_dir=tmp_path) as env:
+        with pytest.raises(ValueError, match="non-negative"):
+            env.reset(seed=-1)
+        env.reset(seed=7)
+        seeded = env.run_dir.name
+        env.reset()
+        unseeded = env.run_dir.name
+    assert seeded.startswith("loan-default-api-s7-")
+    assert re.match(r"loan-default-api-r[0-9a-f]{6}-\d{8}-\d{6}$", unseeded), unseeded
 
 
 def test_competitions_list_shows_loan_default():
