@@ -17,8 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from nbdojo.actions import ExecuteCode, parse_action
 from nbdojo.agents.base import Agent
 from nbdojo.env import DojoEnv
+from nbdojo.errors import InvalidActionError
+from nbdojo.trajectory import utcnow
 
 StepCallback = Callable[[str, dict[str, Any]], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -91,12 +94,24 @@ class EpisodeResult:
         return data
 
 
+@dataclass
+class _Running:
+    """A step an interrupt may cut short: its number, the agent's action and when the env began it."""
+
+    step: int
+    action: Any
+    started: str = field(default_factory=utcnow)
+    t0: float = field(default_factory=time.monotonic)
+
+
 def run_episode(env: DojoEnv, agent: Agent, *, seed: int | None = None, on_step: StepCallback | None = None) -> EpisodeResult:
     """Drive one episode; `on_step(observation, info)` is called after every step (progress displays).
 
     Interrupted (Ctrl-C, or a stop signal inside `stop_signals_interrupt()`), the notebook gets an
     "Episode interrupted" cell and is closed before the KeyboardInterrupt goes on."""
     t0 = time.monotonic()
+    done = 0  # steps finished
+    running: _Running | None = None  # the step env.step is carrying out
     try:
         obs, info = env.reset(seed=seed, options={"agent": agent.name, "model": agent.model})
         agent.reset(obs, info)
@@ -107,12 +122,14 @@ def run_episode(env: DojoEnv, agent: Agent, *, seed: int | None = None, on_step:
             usage = agent.usage()
             if usage:
                 env.record_usage(**usage)
+            running = _Running(info["step"] + 1, action)
             obs, reward, terminated, truncated, info = env.step(action)
+            done, running = info["step"], None
             reward_total += reward
             if on_step is not None:
                 on_step(obs, info)
     except KeyboardInterrupt as exc:
-        close_interrupted(env, interrupting_signal(exc))
+        close_interrupted(env, interrupting_signal(exc), running, done=done)
         raise
     final = dict(info.get("final") or {})
     return EpisodeResult(
@@ -124,18 +141,35 @@ def run_episode(env: DojoEnv, agent: Agent, *, seed: int | None = None, on_step:
     )
 
 
-def close_interrupted(env: DojoEnv, signal_name: str) -> None:
+def close_interrupted(env: DojoEnv, signal_name: str, running: _Running | None = None, *, done: int = 0) -> None:
     """Mark a running episode's notebook as interrupted by `signal_name`, then close the env (notebook
-    ended, kernel shut down). An episode already over keeps its notebook as it is."""
+    ended, kernel shut down). The code of a cell cut short is kept, as a cell with status "interrupted"
+    (its outputs are lost with the kernel). `done`: the steps finished. An episode already over keeps its
+    notebook as it is."""
     trajectory = env.trajectory
     try:
-        if trajectory is not None and not trajectory.meta.get("ended"):
-            steps = [c.metadata.get("nbdojo", {}).get("step") for c in trajectory.cells]
-            step = max((s for s in steps if isinstance(s, int)), default=0)
-            how = "Ctrl-C" if signal_name == "SIGINT" else "nbdojo was asked to stop"
-            trajectory.add_markdown(f"**Episode interrupted** ({signal_name}) at step {step}: {how}, so the "
-                                    "episode ends here, without a submission.", step=step, action="interrupted",
-                                    status="interrupted", signal=signal_name)
-            trajectory.save()
+        if trajectory is None or trajectory.meta.get("ended"):
+            return
+        where = "before its first step"
+        if running is not None:
+            try:
+                act: Any = parse_action(running.action)
+            except InvalidActionError:
+                act = None
+            name = act.name if act is not None else "invalid"
+            where = f"during step {running.step} ({name})"
+            recorded = any(c.metadata.get("nbdojo", {}).get("step") == running.step and
+                           c.metadata["nbdojo"].get("action") == name for c in trajectory.cells)
+            if isinstance(act, ExecuteCode) and not recorded:
+                trajectory.add_code(act.code, step=running.step, action=name, status="interrupted",
+                                    started=running.started, duration_s=time.monotonic() - running.t0, outputs=[],
+                                    execution_count=None)
+        elif done:
+            where = f"after step {done}"
+        how = "Ctrl-C" if signal_name == "SIGINT" else "nbdojo was asked to stop"
+        trajectory.add_markdown(f"**Episode interrupted** ({signal_name}) {where}: {how}, so the episode ends "
+                                "here, without a submission.", step=running.step if running else done,
+                                action="interrupted", status="interrupted", signal=signal_name)
+        trajectory.save()
     finally:
         env.close()

@@ -72,7 +72,10 @@ def assert_closed_as_interrupted(notebook: Path, signal_name: str) -> dict:
     assert run_state(meta) == "finished"
     markers = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Episode interrupted**")]
     assert len(markers) == 1, [c.source for c in nb.cells]
-    assert f"({signal_name})" in markers[0].source
+    assert markers[0].source.startswith(f"**Episode interrupted** ({signal_name}) during step 1 (execute_code)")
+    cut = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbdojo", {}).get("step") == 1]
+    assert [c.source for c in cut] == [SLEEPER]  # the cell cut short is kept, marked
+    assert cut[0].metadata["nbdojo"]["status"] == "interrupted"
     assert markers[0].metadata["nbdojo"]["action"] == "interrupted"
     assert markers[0].metadata["nbdojo"]["signal"] == signal_name
     return meta
