@@ -55,9 +55,10 @@ def stale_connection_dirs(tmp: Path = TMP) -> list[Path]:
     uid = os.geteuid()
     stale = []
     for entry in entries:
+        if not _made_by_dead_host(entry.name, CONNECTION_PREFIX):  # the name first: /tmp may hold many files
+            continue
         try:
-            mine = uid == 0 or entry.stat(follow_symlinks=False).st_uid == uid
-            if mine and entry.is_dir(follow_symlinks=False) and _made_by_dead_host(entry.name, CONNECTION_PREFIX):
+            if entry.is_dir(follow_symlinks=False) and (uid == 0 or entry.stat(follow_symlinks=False).st_uid == uid):
                 stale.append(Path(entry.path))
         except OSError:
             continue
