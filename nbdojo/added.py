@@ -54,12 +54,15 @@ def add_competition(path: str | Path, *, competition_id: str | None = None, repl
     hashed now and verified whenever the competition is loaded; the registration is kept
     in `nbdojo_home()/external.json`, so other processes (and the CLI) see it.
     """
-    from nbdojo.competitions import _REGISTERED, _record_checksums
+    from nbdojo.competitions import _REGISTERED, _record_checksums, check_competition_id
     from nbdojo.external import spec_from_folder
 
+    if competition_id is not None:
+        check_competition_id(competition_id)  # before the folder's code is imported
     folder = Path(path).expanduser().resolve()
     spec = spec_from_folder(folder, competition_id=competition_id)
-    if (competitions_dir() / spec.id / "competition.yaml").is_file() or spec.id in _REGISTERED:
+    builtin = (competitions_dir() / check_competition_id(spec.id) / "competition.yaml").is_file()
+    if builtin or spec.id in _REGISTERED:
         raise ConfigError(f"Competition id {spec.id!r} is taken by a built-in or registered competition; "
                           "choose another with --id.")
     records = external_records()
@@ -75,6 +78,9 @@ def add_competition(path: str | Path, *, competition_id: str | None = None, repl
 
 def remove_competition(competition_id: str) -> None:
     """Forget a competition added with `add_competition` (its files on disk are left alone)."""
+    from nbdojo.competitions import check_competition_id
+
+    check_competition_id(competition_id)  # it names a folder under nbdojo_home() that is removed
     records = external_records()
     if competition_id not in records:
         known = list(records)

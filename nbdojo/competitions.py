@@ -21,6 +21,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -49,6 +50,7 @@ __all__ = [
     "CompetitionData",
     "CompetitionSpec",
     "add_competition",
+    "check_competition_id",
     "data_dir",
     "get_competition",
     "is_prepared",
@@ -72,6 +74,9 @@ DEFAULT_FILES: Mapping[str, str] = MappingProxyType({
     "train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv",
     "answers": "answers.csv", "leaderboard": "leaderboard.csv", "description": "description.md",
 })
+#: What a competition id may be. An id names folders (`competitions/<id>`, `nbdojo_home()/data/<id>`), so
+#: it is never a path: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, no '..'.
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _REQUIRED_KEYS = (
     "id", "title", "category", "metric", "higher_is_better", "id_column",
     "target_columns", "task", "prediction", "split_seed", "source",
@@ -109,6 +114,7 @@ class CompetitionSpec:
     files: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        check_competition_id(self.id)  # before any path is built from it
         targets = (self.target_columns,) if isinstance(self.target_columns, str) else tuple(self.target_columns)
         object.__setattr__(self, "target_columns", targets)
         folder = Path(self.folder) if self.folder is not None else competitions_dir() / self.id
@@ -182,6 +188,30 @@ class CompetitionSpec:
             return cls(**kwargs, folder=Path(path).parent, extra=extra)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def _id_problem(competition_id: object) -> str | None:
+    """Why `competition_id` is not a well-formed id, in one line; None when it is one."""
+    if isinstance(competition_id, str) and ID_PATTERN.fullmatch(competition_id) and ".." not in competition_id:
+        return None
+    shown = repr(competition_id) if isinstance(competition_id, str) else type(competition_id).__name__
+    if len(shown) > 80:
+        shown = shown[:60] + f"... ({len(shown)} characters)"
+    return (f"{shown} is not a competition id: an id is 1-100 lowercase letters, digits, '.', '_' or '-' "
+            "(never a path, never '..'); `nbdojo competitions list` shows the registered ones.")
+
+
+def check_competition_id(competition_id: object) -> str:
+    """`competition_id` itself if it is a well-formed id, else a one-line ConfigError.
+
+    Every id nbdojo builds a path from passes here first (specs check their own id when made),
+    so an id from a notebook, the CLI or the API can name a registered competition and
+    nothing else: not a folder, not a path out of `competitions_dir()` or `nbdojo_home()`.
+    """
+    problem = _id_problem(competition_id)
+    if problem:
+        raise ConfigError(problem)
+    return competition_id  # type: ignore[return-value]
 
 
 def _check_spec(spec: CompetitionSpec) -> None:
@@ -262,22 +292,32 @@ def list_competitions() -> list[CompetitionSpec]:
 
 
 def get_competition(competition_id: str) -> CompetitionSpec:
-    """The spec for `competition_id`; an unknown id suggests close matches."""
+    """The registered spec for `competition_id`; an unknown id suggests close matches.
+
+    Only the registry is looked up: `register_competition`, the built-in folders and the
+    competitions added from disk. An id that is not well formed (a path, '/', '..', NUL...)
+    is an UnknownCompetitionError in one line before anything is read or imported.
+    """
+    problem = _id_problem(competition_id)
+    if problem:
+        error = UnknownCompetitionError(str(competition_id)[:80])
+        error.args = (problem,)
+        raise error
     if competition_id in _REGISTERED:
         return _REGISTERED[competition_id]
-    path = competitions_dir() / str(competition_id) / "competition.yaml"
+    path = competitions_dir() / competition_id / "competition.yaml"
     if path.is_file():
         return CompetitionSpec.from_yaml(path)
-    record = external_records().get(str(competition_id))
+    record = external_records().get(competition_id)
     if record is not None:
-        return _external_spec(str(competition_id), record)
+        return _external_spec(competition_id, record)
     known = [spec.id for spec in list_competitions()]
-    raise UnknownCompetitionError(competition_id, difflib.get_close_matches(str(competition_id), known, n=3))
+    raise UnknownCompetitionError(competition_id, difflib.get_close_matches(competition_id, known, n=3))
 
 
 def register_competition(spec: CompetitionSpec, *, replace: bool = False) -> None:
     """Add a competition for this process only (`add_competition` keeps one across processes)."""
-    builtin = (competitions_dir() / spec.id / "competition.yaml").is_file()
+    builtin = (competitions_dir() / check_competition_id(spec.id) / "competition.yaml").is_file()
     if not replace and (spec.id in _REGISTERED or builtin):
         raise ConfigError(f"A competition with id {spec.id!r} is already registered; pass replace=True to override it.")
     _REGISTERED[spec.id] = spec

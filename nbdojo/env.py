@@ -14,7 +14,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from nbdojo import briefing, grading
+from nbdojo import briefing, grading, records
 from nbdojo.actions import (
     ACTION_HELP, Action, ExecuteCode, GetHistory, RequestInfo, RestartKernel, Submit, Validate, parse_action,
 )
@@ -165,6 +165,8 @@ class DojoEnv(gym.Env[str, dict]):
             },
             title=self.competition.title,
         )
+        records.write_run_record(notebook=self.trajectory.path, competition=self.competition.id, workspace=workspace,
+                                 limits=self.limits, agent=self.agent_name, model=self.model, sandbox=self.sandbox)
         self._t0 = time.monotonic()
         self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits.caps(),
                                    sandbox=self.sandbox, gpus=self.gpus, kernel_name=self.kernel_name,

@@ -48,7 +48,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from nbdojo.competitions import USAGE_COLUMN, CompetitionData, CompetitionSpec, load, load_module
+from nbdojo.competitions import (
+    USAGE_COLUMN,
+    CompetitionData,
+    CompetitionSpec,
+    check_competition_id,
+    load,
+    load_module,
+)
 from nbdojo.errors import ConfigError, NbdojoError, SubmissionError
 
 logger = logging.getLogger(__name__)
@@ -79,6 +86,8 @@ def detect_layout(folder: str | Path) -> str:
 def spec_from_folder(folder: str | Path, *, layout: str | None = None,
                      competition_id: str | None = None) -> CompetitionSpec:
     """The spec of a prepared competition folder (its layout detected unless given)."""
+    if competition_id is not None:
+        check_competition_id(competition_id)  # before any of the folder's code is imported
     folder = Path(folder).expanduser().resolve()
     layout = layout or detect_layout(folder)
     if not folder.is_dir():

@@ -3,8 +3,10 @@
 `play()` makes a play folder (a starter notebook and an empty workspace) and installs a
 per-play kernel spec whose argv is the sandbox launcher command (`nbdojo.launcher`), so
 JupyterLab, papermill or nbclient start the person's kernel exactly as an episode does.
-`score()` grades the person's submission in the trusted process and appends the same
-scorer cell and `metadata.nbdojo` an agent's trajectory gets.
+`play()` also records the play in nbdojo's home (`nbdojo.records`). `score()` grades the
+person's submission in the trusted process, in the workspace and for the competition that
+record names (never the notebook's), and appends the same scorer cell and
+`metadata.nbdojo` an agent's trajectory gets.
 
 A sandboxed kernel has no network, so it cannot use Jupyter's default TCP sockets: the
 `nbdojo-sandbox` kernel provisioner (registered as a `jupyter_client.kernel_provisioners`
@@ -309,6 +311,7 @@ def play(competition: str, *, out: str | Path = "plays", name: str | None = None
     from nbdojo.competitions import get_competition, is_prepared, load, prepare
     from nbdojo.env import Limits
     from nbdojo.gpus import checked_gpus
+    from nbdojo.records import write_play_record
 
     spec = get_competition(competition)
     checked_gpus(gpus)  # a GPU this machine lacks fails before any folder is made
@@ -338,6 +341,8 @@ def play(competition: str, *, out: str | Path = "plays", name: str | None = None
     nb = starter_notebook(spec=spec, data_dir=data.public_dir, workspace=workspace, kernel_name=kernel_name,
                           display_name=display, participant=participant, seed=seed, limits=limits, path=notebook)
     as_trajectory(nb, notebook).save()
+    write_play_record(notebook=notebook, competition=spec.id, workspace=workspace, limits=limits,
+                      participant=participant, kernel=kernel_name)  # what `score` and `replay` trust
     return Play(notebook=notebook, workspace=workspace, kernel_name=kernel_name, kernelspec_dir=spec_dir)
 
 
@@ -407,25 +412,46 @@ def _submission(workspace: Path, path: str) -> Path:
 
 
 def score(notebook: str | Path, *, name: str | None = None, competition: str | None = None) -> ScoreResult:
-    """Grade the submission in the workspace the notebook's parameters name; append the scorer cell and the
+    """Grade a person's play: the submission in the play's own workspace; append the scorer cell and the
     same `metadata.nbdojo` an agent run has. The notebook is rewritten atomically; an unreadable or invalid
-    submission raises `SubmissionError` and leaves it untouched."""
+    submission raises `SubmissionError` and leaves it untouched.
+
+    The workspace, the competition and the limits come from nbdojo's record of the play (written by
+    `play()`, kept in `nbdojo_home()/records`, see `nbdojo.records`), found by the notebook's real path,
+    never from its parameters or metadata, which the person can edit: a WORKSPACE parameter naming
+    another play's workspace grades nothing there. Only SUBMISSION_PATH is read from the notebook,
+    and it must stay inside the play's workspace.
+
+    Refused in one line (ConfigError), the notebook untouched:
+    - a notebook nbdojo has no record of (copied, renamed, made elsewhere or by an older nbdojo): no
+      workspace is known to be its own, so none is read; `nbdojo replay` re-runs it in a fresh
+      workspace and grades what it writes there;
+    - an agent's trajectory (a run record): it was graded when its episode ended and stays labelled
+      with its agent, never `human`; `nbdojo replay` regrades it;
+    - a `competition` other than the one the play was made for.
+    """
     from nbdojo import grading
-    from nbdojo.competitions import get_competition, load
+    from nbdojo.competitions import check_competition_id, get_competition, load
+    from nbdojo.records import find_record, records_dir
 
     path = Path(notebook)
+    trusted = find_record(path)
+    if trusted is None:
+        raise ConfigError(f"nbdojo has no record of a play at {path.resolve()} (in {records_dir()}): score grades "
+                          "only a notebook that `nbdojo play` made here, in its own workspace; "
+                          f"`nbdojo replay {path}` re-runs this one in a fresh workspace and grades that.")
+    if trusted.kind != "play":
+        raise ConfigError(f"{path} is the trajectory of an agent's run ({trusted.extra.get('agent') or 'agent'}), "
+                          f"not a person's play: it was graded when its episode ended; `nbdojo replay {path}` "
+                          "regrades it.")
+    if competition is not None and check_competition_id(competition) != trusted.competition:
+        raise ConfigError(f"{path} is a play of {trusted.competition!r}, not of {competition!r}.")
     nb = read_notebook(path)
     meta = dict(nb.metadata.get("nbdojo") or {})
-    competition = competition or meta.get("competition")
-    if not competition:
-        raise ConfigError(f"{path} does not say which competition it plays (metadata.nbdojo.competition): "
-                          "pass --competition.")
-    spec = get_competition(competition)
+    spec = get_competition(trusted.competition)
     params = notebook_parameters(nb)
-    workspace = params.get("WORKSPACE") or meta.get("workspace")
-    if not workspace:
-        raise ConfigError(f"{path} has no WORKSPACE parameter: cannot find the submission.")
-    submission = _submission(Path(workspace), str(params.get("SUBMISSION_PATH") or SUBMISSION_FILE))
+    workspace = trusted.workspace
+    submission = _submission(workspace, str(params.get("SUBMISSION_PATH") or SUBMISSION_FILE))
     grade = grading.grade(load(spec), submission, part="private")
 
     nb.cells = [c for c in nb.cells if SCORER_TAG not in (c.metadata.get("tags") or [])]  # a re-score replaces it
@@ -455,8 +481,8 @@ def score(notebook: str | Path, *, name: str | None = None, competition: str | N
             min(p.stat().st_mtime for p in files), timezone.utc)
         timing = "files"
     wall = max(0.0, (ended - started).total_seconds())
-    participant = participant_name(name or meta.get("participant"))
-    play_kernel = meta.get("kernel")
+    participant = participant_name(name or meta.get("participant") or trusted.extra.get("participant"))
+    play_kernel = trusted.extra.get("kernel")
     used_kernel = (nb.metadata.get("kernelspec") or {}).get("name")
     sandboxed = bool(play_kernel) and used_kernel == play_kernel and bool(meta.get("sandbox", True))
     final = {"how": "scored", **grade.to_dict()}
@@ -466,8 +492,8 @@ def score(notebook: str | Path, *, name: str | None = None, competition: str | N
         "ended": ended.isoformat(timespec="seconds"), "wall_time_s": round(wall, 3), "timing": timing,
         "cells_run": len(ran), "errors": errors, "final": final, "sandbox": sandboxed, "scored": utcnow(),
         "usage": meta.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
+        "workspace": str(workspace), "limits": trusted.limits, "kernel": play_kernel,  # as recorded, not as edited
     })
-    meta.setdefault("workspace", str(workspace))
     nb.metadata["nbdojo"] = meta
     trajectory = as_trajectory(nb, path)
     report = grade.report()

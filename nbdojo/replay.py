@@ -1,12 +1,18 @@
 """Replay a trajectory (or a person's notebook) with papermill in a fresh sandboxed kernel, and say how faithful it was.
 
 The notebook runs on this machine's copy of the competition: papermill injects DATA_DIR,
-a fresh WORKSPACE, SUBMISSION_PATH and SEED. The old scorer cell is dropped and the
-submission is graded by the trusted grader here, which appends a fresh scorer cell.
-Cells whose recorded run timed out, died or ran out of memory (or that were never run)
-are skipped with a note. The report compares the score (within a tolerance), each cell's
-status with the recorded one, and finds the first cell whose text outputs differ once
-obvious noise (timings, memory addresses, paths, temp file names) is normalised away.
+a fresh WORKSPACE, SUBMISSION_PATH and SEED. The competition and the limits come from
+nbdojo's own record of the play or run (`nbdojo.records`, matched by the notebook's real
+path), never from what the notebook says; a notebook nbdojo has no record of is replayed on
+the registry's defaults (its competition must be a registered id). Either way every cap
+(memory, processes, disk, output, cell timeout, wall clock, steps) is at most nbdojo's
+default (`Limits()`): a notebook can tighten a cap, never loosen or lift it. The old scorer
+cell is dropped and the submission is graded by the trusted grader here, which appends a
+fresh scorer cell. Cells whose recorded run timed out, died or ran out of memory (or that
+were never run), and work cells past the step budget, are skipped with a note. The report
+compares the score (within a tolerance), each cell's status with the recorded one, and
+finds the first cell whose text outputs differ once obvious noise (timings, memory
+addresses, paths, temp file names) is normalised away.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import re
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +37,7 @@ from nbdojo.play import (
     as_trajectory,
     cell_source,
     cell_status,
+    is_work_cell,
     notebook_parameters,
     read_notebook,
     sandbox_kernelspec,
@@ -40,6 +49,10 @@ log = logging.getLogger(__name__)
 #: Recorded statuses whose cell is not run again: it had no lasting effect, or it killed the kernel.
 SKIPPED_STATUSES = {"timeout", "died", "oom", "not run"}
 SKIP_TAG = "skip-execution"  # nbclient leaves cells with this tag alone
+#: The Limits fields that bound a replay, each at most its default (None, "no cap", is never taken).
+CAP_FIELDS = ("memory_bytes", "max_processes", "disk_bytes", "output_bytes", "cell_timeout_s", "wall_clock_s",
+              "max_steps")
+ENGINE = "nbdojo-replay"  # papermill engine: nbclient with the output cap
 DEFAULT_TOLERANCE = 1e-4
 MARKER = ".nbdojo-replay"  # marks a replay folder: only such a folder is wiped before the next replay
 _SUBMIT_PATH = re.compile(r"\*\*submit\*\* `([^`]+)`")  # the env's submit cell (as agents/replay.py reads it)
@@ -130,6 +143,7 @@ class ReplayReport:
     error: str | None = None  # why the replay stopped early, if it did
     grade: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    limits: dict[str, Any] = field(default_factory=dict)  # the caps the replay ran under
 
     @property
     def status_mismatches(self) -> list[CellFidelity]:
@@ -184,15 +198,24 @@ def _submission_path(nb: nbformat.NotebookNode, params: dict[str, Any]) -> str:
     return str(params.get("SUBMISSION_PATH") or SUBMISSION_FILE)
 
 
-def _limits(meta: dict[str, Any]) -> Any:
+def replay_limits(saved: Any) -> Any:
+    """The `Limits` a replay runs under: each cap field (CAP_FIELDS) is the smaller of nbdojo's default and
+    the saved value; a saved value that is missing, None (no cap), not a positive finite number, or looser
+    than the default gives the default. Whatever a notebook records, a replay is never less capped than an
+    episode on the defaults. Other fields are the defaults."""
     from nbdojo.env import Limits
 
-    saved = meta.get("limits") or {}
-    known = {f.name for f in fields(Limits)}
-    try:
-        return Limits(**{k: v for k, v in saved.items() if k in known})
-    except (TypeError, ValueError):
-        return Limits()
+    default = Limits()
+    saved = saved if isinstance(saved, dict) else {}
+    caps: dict[str, Any] = {}
+    for name in CAP_FIELDS:
+        cap, value = getattr(default, name), saved.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            continue
+        value = type(cap)(value)  # an int cap stays an int
+        if value > 0:
+            caps[name] = min(cap, value)
+    return replace(default, **caps)
 
 
 def _kernel_manager_class(spec_root: Path) -> type:
@@ -209,12 +232,88 @@ def _kernel_manager_class(spec_root: Path) -> type:
     return ReplayKernelManager
 
 
-def _prepare(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[int], dict[int, str], list[str]]:
-    """The notebook to execute: old scorer cells dropped, cells not to run tagged to skip.
+def _message_bytes(msg: dict[str, Any]) -> int:
+    """About how much an output message adds to a cell (characters of its text or data)."""
+    content = msg.get("content") or {}
+    if msg.get("msg_type") == "stream":
+        return len(content.get("text") or "")
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str))
+               for v in (content.get("data") or {}).values())
+
+
+_ENGINE_REGISTERED = False
+
+
+def _register_engine() -> str:
+    """papermill's nbclient engine, with each cell's outputs kept up to the client's `output_bytes`.
+
+    Past the cap a cell's further outputs are dropped as they arrive (one note says so), so a notebook
+    that prints without end cannot fill the host's memory; error outputs are always kept, a cleared
+    output starts the count again.
+    """
+    global _ENGINE_REGISTERED
+    if _ENGINE_REGISTERED:
+        return ENGINE
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from traitlets import Integer
+
+    class CappedClient(PapermillNotebookClient):  # type: ignore[misc]
+        output_bytes = Integer(0, help="Most output characters kept per cell (0: no cap).").tag(config=True)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._kept: dict[int, int] = {}
+
+        def clear_output(self, outs: list, msg: dict[str, Any], cell_index: int) -> None:
+            if not (msg.get("content") or {}).get("wait"):
+                self._kept.pop(cell_index, None)
+            super().clear_output(outs, msg, cell_index)
+
+        def output(self, outs: list, msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+            if self.output_bytes and msg.get("msg_type") != "error":
+                if self.clear_before_next_output:  # a clear_output(wait=True) empties the cell first
+                    self._kept.pop(cell_index, None)
+                kept, size = self._kept.get(cell_index, 0), _message_bytes(msg)
+                if kept + size > self.output_bytes:
+                    if kept > self.output_bytes:
+                        return None  # dropped already, and said so
+                    self._kept[cell_index] = self.output_bytes + 1
+                    room = self.output_bytes - kept
+                    if msg.get("msg_type") == "stream" and room > 0:  # keep the head of the text that fits
+                        head = {**msg, "content": {**msg["content"], "text": msg["content"]["text"][:room]}}
+                        super().output(outs, head, display_id, cell_index)
+                    outs.append(nbformat.v4.new_output("stream", name="stderr", text=(
+                        f"\n[nbdojo replay] output past {self.output_bytes:,} characters was dropped.\n")))
+                    return None
+                self._kept[cell_index] = kept + size
+            return super().output(outs, msg, display_id, cell_index)
+
+    class CappedEngine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                                     execution_timeout: float | None = None, **kwargs: Any) -> Any:
+            for key in ("input_path", "timeout", "startup_timeout"):
+                kwargs.pop(key, None)
+            return CappedClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                kernel_name=kernel_name, log=logging.getLogger("papermill"), log_output=log_output,
+                                stdout_file=stdout_file, stderr_file=stderr_file, **kwargs).execute()
+
+    papermill_engines.register(ENGINE, CappedEngine)
+    _ENGINE_REGISTERED = True
+    return ENGINE
+
+
+def _prepare(nb: nbformat.NotebookNode, max_steps: int | None = None
+             ) -> tuple[nbformat.NotebookNode, list[int], dict[int, str], list[str]]:
+    """The notebook to execute: old scorer cells dropped, cells not to run tagged to skip (those whose
+    recorded run timed out, died or ran out of memory, and work cells past `max_steps`).
     Returns it, the original index of each kept cell, the skipped cells' reasons, and notes."""
     run = copy.deepcopy(nb)
     any_recorded = any(c.cell_type == "code" and cell_status(c) != "not run" for c in nb.cells)
     kept, cells, skipped, notes = [], [], {}, []
+    steps, over = 0, []
     for index, cell in enumerate(run.cells):
         tags = list(cell.metadata.get("tags") or [])
         meta = cell.metadata.get("nbdojo") or {}
@@ -229,6 +328,11 @@ def _prepare(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[int
             if recorded in SKIPPED_STATUSES:
                 skipped[index] = recorded
                 tags.append(SKIP_TAG)
+            elif max_steps is not None and is_work_cell(cell) and cell_source(cell).strip() and \
+                    (steps := steps + 1) > max_steps:
+                skipped[index] = "over budget"
+                over.append(index)
+                tags.append(SKIP_TAG)
             elif recorded == "error" and "raises-exception" not in tags:
                 tags.append("raises-exception")  # the recorded run went on past it
             if tags:
@@ -236,6 +340,8 @@ def _prepare(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[int
         kept.append(index)
         cells.append(cell)
     run.cells = cells
+    if over:
+        notes.append(f"{len(over)} cell(s) past the step budget ({max_steps} cells) were not run")
     return run, kept, skipped, notes
 
 
@@ -247,21 +353,39 @@ def replay_notebook(
     """Re-execute `notebook` with papermill in a fresh sandboxed kernel, regrade it, and compare.
 
     Writes `<stem>.replay.ipynb` next to the original (unless `output` says otherwise), and beside it the
-    folder `<stem>.replay/` holding the replay's fresh `workspace/`."""
+    folder `<stem>.replay/` holding the replay's fresh `workspace/`.
+
+    What the replay trusts: nbdojo's record of the play or run (`nbdojo.records.find_record`, by the
+    notebook's real path) gives the competition and the limits; `competition` must then agree with it.
+    A notebook without a record gives its competition (`competition`, else `metadata.nbdojo.competition`),
+    which must be a registered id, and its saved limits. Either way the limits go through
+    `replay_limits`: memory, processes, disk, output bytes, cell timeout, wall clock and steps are each at
+    most nbdojo's default. `cell_timeout` may tighten the cell timeout, never loosen it. The workspace is
+    always a fresh one; the notebook's WORKSPACE and DATA_DIR are never used."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from nbdojo import grading
-    from nbdojo.competitions import get_competition, is_prepared, load, prepare
+    from nbdojo.competitions import check_competition_id, get_competition, is_prepared, load, prepare
+    from nbdojo.records import find_record
 
     source = Path(notebook).resolve()
+    trusted = find_record(source)
     nb = read_notebook(source)
     meta = dict(nb.metadata.get("nbdojo") or {})
-    competition = competition or meta.get("competition")
+    if competition is not None:
+        check_competition_id(competition)
+    if trusted is not None:
+        if competition is not None and competition != trusted.competition:
+            raise ConfigError(f"{source} is a {trusted.kind} of {trusted.competition!r} (nbdojo's record), "
+                              f"not of {competition!r}.")
+        competition, saved_limits = trusted.competition, trusted.limits
+    else:
+        competition, saved_limits = competition or meta.get("competition"), meta.get("limits")
     if not competition:
         raise ConfigError(f"{source} does not say which competition it plays (metadata.nbdojo.competition): "
                           "pass --competition.")
-    spec = get_competition(competition)
+    spec = get_competition(competition)  # registered ids only: never a folder the notebook names
     data = load(spec) if is_prepared(spec) else prepare(spec)
     out = Path(output).resolve() if output else source.with_name(f"{source.stem}.replay.ipynb")
     folder = out.with_name(out.stem if out.stem.endswith(".replay") else f"{out.stem}.replay")
@@ -278,12 +402,20 @@ def replay_notebook(
     params = {"DATA_DIR": str(data.public_dir), "WORKSPACE": str(workspace),
               "SUBMISSION_PATH": str(old.get("SUBMISSION_PATH") or SUBMISSION_FILE),
               "SEED": old.get("SEED", meta.get("seed"))}
-    run, kept, skipped, notes = _prepare(nb)
-    limits = _limits(meta)
-    timeout = cell_timeout or limits.cell_timeout_s
+    limits = replay_limits(saved_limits)
+    run, kept, skipped, notes = _prepare(nb, limits.max_steps)
+    timeout = min(float(cell_timeout), limits.cell_timeout_s) if cell_timeout else limits.cell_timeout_s
+    if trusted is None:
+        notes.append("nbdojo has no record of this notebook: replayed on the registry's defaults")
 
     with tempfile.TemporaryDirectory(prefix="nbdojo-replay-") as tmp:
-        engine: dict[str, Any] = {}
+        started = time.monotonic()
+
+        def cell_timeout_now(cell: Any) -> float:  # the cell timeout, or what is left of the wall clock if less
+            return max(1.0, min(timeout, limits.wall_clock_s - (time.monotonic() - started)))
+
+        engine: dict[str, Any] = {"engine_name": _register_engine(), "output_bytes": limits.output_bytes,
+                                  "timeout_func": cell_timeout_now}
         kernel_name = "python3"
         if sandbox:
             kernel_name = "nbdojo-replay"
@@ -305,6 +437,8 @@ def replay_notebook(
             error = f"cell raised {exc.ename}: {exc.evalue}"
         except Exception as exc:  # noqa: BLE001 - a timeout or a dead kernel: report it, keep what ran
             error = f"{type(exc).__name__}: {exc}"
+        if error and time.monotonic() - started >= limits.wall_clock_s:
+            error = f"the replay ran out of its wall clock ({limits.wall_clock_s:g} s): {error}"
         if not executed_path.exists():
             raise ConfigError(f"The replay did not start: {error}")
         executed = nbformat.read(str(executed_path), as_version=4)
@@ -332,11 +466,12 @@ def replay_notebook(
         recorded = meta_cell.get("status") or cell_status(original)
         summary = next((ln for ln in cell_source(cell).splitlines() if ln.strip()), "")[:80]
         if index in skipped:
-            cell.outputs = [nbformat.v4.new_output(
-                "stream", name="stdout",
-                text=f"[nbdojo replay] not run: the recorded cell's status was {skipped[index]}.\n")]
-            row = CellFidelity(index, meta_cell.get("step"), skipped[index], "skipped", None, summary,
-                               note=f"recorded {skipped[index]}: not run")
+            why = (f"it is past the step budget ({limits.max_steps} cells)" if skipped[index] == "over budget"
+                   else f"the recorded cell's status was {skipped[index]}")
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"[nbdojo replay] not run: {why}.\n")]
+            shown = recorded if skipped[index] == "over budget" else skipped[index]
+            row = CellFidelity(index, meta_cell.get("step"), shown, "skipped", None, summary,
+                               note=f"not run: {why}")
         else:
             replayed = cell_status(cell)
             if replayed == "ok" and (cell.metadata.get("papermill") or {}).get("status") == "pending":
@@ -369,15 +504,16 @@ def replay_notebook(
     report = ReplayReport(
         source=source, output=out, workspace=workspace, competition=spec.id, recorded_score=recorded_score,
         replayed_score=replayed_score, tolerance=tolerance, score_reproduced=reproduced, cells=cells,
-        first_divergence=first, divergence=detail, error=error, grade=grade, notes=notes,
+        first_divergence=first, divergence=detail, error=error, grade=grade, notes=notes, limits=asdict(limits),
     )
     final_nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(nb.metadata))
     final_nb.cells = executed.cells  # papermill's injected-parameters cell stays after the parameters cell
     new_meta = dict(final_nb.metadata.get("nbdojo") or {})
     new_meta.update({
         "competition": spec.id, "final": grade, "workspace": str(workspace), "data_dir": str(data.public_dir),
-        "replay_of": str(source),
+        "replay_of": str(source), "limits": asdict(limits),  # the caps the replay ran under
         "replay": {"replayed": utcnow(), "sandbox": sandbox, "tolerance": tolerance, "recorded_score": recorded_score,
+                   "record": trusted.kind if trusted else None, "cell_timeout_s": timeout,
                    "replayed_score": replayed_score, "score_reproduced": reproduced, "first_divergence": first,
                    "status_mismatches": [c.index for c in report.status_mismatches], "error": error},
     })
