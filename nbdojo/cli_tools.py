@@ -82,15 +82,18 @@ def attach(
 
 def replay(
     notebook: Path = typer.Argument(..., help="A trajectory or a person's notebook."),
-    competition: Optional[str] = typer.Option(None, help="Competition id, if the notebook does not say."),
+    competition: Optional[str] = typer.Option(None, help="Registered competition id, if the notebook does not say "
+                                                          "(nbdojo's record of a play or run decides)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Replayed notebook (default: NAME.replay.ipynb next to it)."),
     tolerance: float = typer.Option(1e-4, min=0, help="How far the replayed score may be from the recorded one."),
-    cell_timeout: Optional[float] = typer.Option(None, min=1, help="Seconds per cell (default: the recorded limit)."),
+    cell_timeout: Optional[float] = typer.Option(None, min=1, help="Seconds per cell, to tighten the recorded limit "
+                                                                   "(never past nbdojo's default)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fidelity report as JSON."),
 ) -> None:
     """Re-execute a notebook with papermill in a fresh sandboxed kernel, regrade it, and report its fidelity.
+    The competition and caps come from nbdojo's record of the play or run, each cap at most nbdojo's default.
     Exits 1 if the score is not reproduced."""
     from nbdojo.replay import replay_notebook
 
@@ -119,7 +122,7 @@ def play(
     competition: str = typer.Argument(..., help="Competition id."),
     name: Optional[str] = typer.Option(None, help="Your name (default: $USER)."),
     out: Path = typer.Option(Path("plays"), help="Folder for the play folder (notebook + workspace)."),
-    seed: Optional[int] = typer.Option(0, help="Seed written into the notebook's parameters."),
+    seed: Optional[int] = typer.Option(0, min=0, help="Seed written into the notebook's parameters (0 or more)."),
     memory_gb: float = typer.Option(8.0, min=0.1, help="Memory cap of the kernel's process tree (GiB)."),
     open_lab: bool = typer.Option(False, "--open", help="Start JupyterLab on the notebook."),
     port: Optional[int] = typer.Option(None, help="--open: port on 127.0.0.1."),
@@ -157,21 +160,35 @@ def play(
 
 
 def score(
-    notebook: Path = typer.Argument(..., help="The person's notebook (from nbdojo play)."),
+    notebook: Path = typer.Argument(..., help="The person's notebook, where nbdojo play made it."),
     name: Optional[str] = typer.Option(None, help="Participant name (default: the notebook's, else $USER)."),
-    competition: Optional[str] = typer.Option(None, help="Competition id, if the notebook does not say."),
+    competition: Optional[str] = typer.Option(None, help="Competition id (must be the one nbdojo recorded for the "
+                                                          "play)."),
 ) -> None:
-    """Grade a person's submission, append the scorer cell and record the run's metadata in the notebook."""
-    from nbdojo.play import score as score_notebook
+    """Grade a person's submission, append the scorer cell and record the run's metadata in the notebook.
+    The workspace and competition are those nbdojo recorded for the play, never the notebook's parameters."""
+    from nbdojo.play import read_notebook, score as score_notebook
+    from nbdojo.trajectory import VERIFIED, verification
 
+    before = read_notebook(notebook) if notebook.is_file() else None
+    claimed = before is not None and (before.metadata.get("nbdojo") or {}).get("final")
+    earlier = verification(before) if claimed else None
     result = score_notebook(notebook, name=name, competition=competition)
+    if earlier is not None and earlier != VERIFIED:
+        console.print(f"[yellow]The notebook's earlier result was unverified ({earlier}): replaced by this grade.[/]",
+                      soft_wrap=True, highlight=False)
+    now = verification(read_notebook(result.notebook))
+    if now != VERIFIED:  # the grade just written must read back as nbdojo's
+        err_console.print(f"[red]error:[/] the grade written to {result.notebook} does not verify ({now}).",
+                          soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
     console.print(result.report, highlight=False)
     wall = "?" if result.wall_time_s is None else f"{result.wall_time_s:.0f} s"
     console.print(f"[bold]{result.participant}[/] · {result.cells_run} cells run · {result.errors} errors · "
                   f"wall time {wall} (from {result.timing}) · "
                   f"{'sandboxed kernel' if result.sandboxed else '[yellow]not the sandboxed play kernel[/]'}",
                   soft_wrap=True)
-    console.print(f"[bold]notebook[/] {result.notebook}", soft_wrap=True)
+    console.print(f"[bold]notebook[/] {result.notebook} (result signed: verified)", soft_wrap=True)
 
 
 def compare(
@@ -200,6 +217,8 @@ def export(
     output: Path = typer.Option(Path("trajectories.jsonl"), "--output", "-o", help="The JSON-lines file to write."),
     min_human_rank: float = typer.Option(0.0, min=0.0, max=1.0, help="Keep episodes with HumanRank at least this."),
     submitted_only: bool = typer.Option(False, "--submitted-only", help="Keep only episodes that submitted."),
+    verified_only: bool = typer.Option(False, "--verified-only",
+                                       help="Keep only episodes whose grade nbdojo signed (metadata.verified)."),
 ) -> None:
     """Trajectories as training data: one JSON line per episode, rebuilt turn by turn from the notebooks."""
     from nbdojo.export import export as export_runs
@@ -208,10 +227,15 @@ def export(
     if missing:
         err_console.print(f"[red]error:[/] not found: {', '.join(missing)}", soft_wrap=True, highlight=False)
         raise typer.Exit(1)
-    counts = export_runs(paths, output, fmt=fmt, min_human_rank=min_human_rank, submitted_only=submitted_only)
+    counts = export_runs(paths, output, fmt=fmt, min_human_rank=min_human_rank, submitted_only=submitted_only,
+                         verified_only=verified_only)
     console.print(f"[bold]{counts['written']} episodes[/] written to {output.resolve()} ({fmt}) · "
                   f"{counts['filtered']} filtered out · {counts['skipped']} notebooks skipped "
                   "(not trajectories with kept observations)", soft_wrap=True, highlight=False)
+    if counts["unverified"]:
+        err_console.print(f"[yellow]warning:[/] {counts['unverified']} of them unverified (a grade nbdojo did not "
+                          "sign for its notebook: metadata.verified is false); --verified-only drops them.",
+                          soft_wrap=True, highlight=False)
 
 
 def doctor(

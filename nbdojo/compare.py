@@ -6,6 +6,10 @@ competition (score, position, HumanRank, medal, steps, wall time, errors, tokens
 a table per participant (mean HumanRank, medal rate), score-versus-step curves (public
 scores from `validate`, then the final private score) and a HumanRank bar chart, as
 matplotlib PNGs embedded in one self-contained HTML file.
+
+Only results nbdojo signed are believed (`nbdojo.signing`): an unsigned or altered result, one
+signed by another home's key, or a second copy of one notebook is listed apart as unverified,
+with what it claims, and counts in no ranking, average or chart.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from statistics import mean
 from typing import Any
 
 from nbdojo.runstate import run_state
-from nbdojo.trajectory import find_notebooks
+from nbdojo.trajectory import VERIFIED, find_notebooks, verification
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,18 @@ class Run:
     metric: str = ""
     higher_is_better: bool | None = None
     curve: list[tuple[int, float, str]] = field(default_factory=list)  # (step, score, "public" | "final")
+    trust: str = VERIFIED  # or why the result is not believed (nbdojo.trajectory.verification)
+    signature: str | None = None
+    claims: bool = True  # the notebook holds a result (none while an episode runs)
+
+    @property
+    def verified(self) -> bool:
+        return self.trust == VERIFIED
+
+    @property
+    def ranked(self) -> bool:
+        """Whether the run takes part in rankings: a verified result, or a live run that claims none yet."""
+        return self.verified or (self.status in UNFINISHED and not self.claims)
 
 
 def _time(value: Any) -> datetime | None:
@@ -77,11 +93,13 @@ def read_run(path: Path) -> Run | None:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    meta = (nb.get("metadata") or {}).get("nbdojo") or {}
+    meta = (nb.get("metadata") or {}).get("nbdojo") if isinstance(nb, dict) else None
+    if not isinstance(meta, dict):
+        return None
     if not meta.get("competition") or not meta.get("agent") or meta.get("replay_of"):
         return None
     human = meta["agent"] == "human"
-    final = meta.get("final") or {}
+    final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
     if human and not final:
         return None  # a play still in progress: `nbdojo score` makes it a run
     cells = nb.get("cells") or []
@@ -113,6 +131,7 @@ def read_run(path: Path) -> Run | None:
         curve.append((max(steps, curve[-1][0] if curve else 0), score, "final"))
     usage = meta.get("usage") or {}
     size = final.get("leaderboard_size")
+    signed = meta.get("signature")
     # HumanRank: 0 without a submission (as the env rewards it), None while live or with no leaderboard
     rank = {"live": None, "abandoned": None, "no submission": 0.0}.get(status, _number(final.get("human_rank")))
     return Run(
@@ -122,7 +141,9 @@ def read_run(path: Path) -> Run | None:
         medal=str(final.get("medal") or "none"), steps=steps, wall_time_s=wall, errors=errors,
         tokens=int((usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)),
         cost=float(usage.get("cost") or 0.0), metric=str(final.get("metric") or ""),
-        higher_is_better=final.get("higher_is_better"), curve=curve,
+        higher_is_better=final.get("higher_is_better"), curve=curve, trust=verification(nb),
+        signature=signed.get("value") if isinstance(signed, dict) and isinstance(signed.get("value"), str) else None,
+        claims=bool(final),
     )
 
 
@@ -144,6 +165,13 @@ def collect(paths: list[str | Path]) -> list[Run]:
             run = read_run(nb)
             if run is not None:
                 runs.append(run)
+    first: dict[str, Path] = {}
+    for run in sorted(runs, key=lambda r: str(r.path)):  # one signed result counts once, however often copied
+        if run.verified and run.signature:
+            if run.signature in first:
+                run.trust = f"a copy of {first[run.signature]}"
+            else:
+                first[run.signature] = run.path
     return sorted(runs, key=lambda r: (r.competition, r.participant, str(r.path)))
 
 
@@ -161,10 +189,10 @@ class Participant:
 
 def participants(runs: list[Run]) -> list[Participant]:
     """Per participant: mean HumanRank (a run without a submission counts 0; a competition without a
-    leaderboard does not count), share of runs with a medal."""
+    leaderboard does not count), share of runs with a medal. Verified results only."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
-        if run.status not in UNFINISHED:
+        if run.verified and run.status not in UNFINISHED:
             groups[run.participant].append(run)
     rows = []
     for name, group in groups.items():
@@ -179,14 +207,20 @@ def participants(runs: list[Run]) -> list[Participant]:
 
 
 def ranked(runs: list[Run]) -> dict[str, list[Run]]:
-    """Runs by competition, best score first (graded runs before the others)."""
+    """Runs by competition, best score first (graded runs before the others); unverified results are not ranked."""
     by: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
-        by[run.competition].append(run)
+        if run.ranked:
+            by[run.competition].append(run)
     for group in by.values():
         higher = next((r.higher_is_better for r in group if r.higher_is_better is not None), True)
         group.sort(key=lambda r: (r.score is None, -(r.score or 0.0) if higher else (r.score or 0.0)))
     return dict(sorted(by.items()))
+
+
+def unverified(runs: list[Run]) -> list[Run]:
+    """The runs whose result nbdojo did not sign for their notebook: shown apart, never ranked."""
+    return [r for r in runs if not r.ranked]
 
 
 # ----- formatting ---------------------------------------------------------------------------
@@ -218,6 +252,8 @@ def _run_row(run: Run) -> list[str]:
 
 RUN_COLUMNS = ["participant", "kind", "score", "position", "HumanRank", "medal", "steps", "wall time", "errors",
                "tokens", "cost"]
+UNVERIFIED_COLUMNS = ["competition", "participant", "claimed score", "claimed HumanRank", "claimed medal", "why"]
+UNVERIFIED_TITLE = "unverified results (not ranked: unsigned, altered or copied)"
 PARTICIPANT_COLUMNS = ["participant", "kind", "runs", "competitions", "mean HumanRank", "medal rate", "mean steps",
                        "cost"]
 
@@ -225,6 +261,11 @@ PARTICIPANT_COLUMNS = ["participant", "kind", "runs", "competitions", "mean Huma
 def _participant_row(p: Participant) -> list[str]:
     return [p.name, p.kind, str(p.runs), str(p.competitions), _fmt_rank(p.mean_human_rank), f"{p.medal_rate:.0%}",
             f"{p.mean_steps:.1f}", f"${p.total_cost:.4f}" if p.total_cost else "—"]
+
+
+def _unverified_row(run: Run) -> list[str]:
+    return [run.competition, run.participant, _fmt_score(run), _fmt_rank(run.human_rank), run.medal.replace("_", " "),
+            f"unverified: {run.trust}"]
 
 
 def summary_table(runs: list[Run]) -> list[Any]:
@@ -251,6 +292,13 @@ def summary_table(runs: list[Run]) -> list[Any]:
         row = _participant_row(p)
         table.add_row(*row[:1], *row[2:], style="cyan" if p.kind == "human" else None)
     tables.append(table)
+    if unverified(runs):
+        table = Table(title=UNVERIFIED_TITLE, title_justify="left", title_style="bold red")
+        for col in UNVERIFIED_COLUMNS:
+            table.add_column(col, justify="right" if col.startswith("claimed") and col != "claimed medal" else "left")
+        for run in unverified(runs):
+            table.add_row(*_unverified_row(run), style="red")
+        tables.append(table)
     return tables
 
 
@@ -272,7 +320,7 @@ def score_curves(runs: list[Run], competition: str) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    group = [r for r in runs if r.competition == competition and r.curve]
+    group = [r for r in runs if r.competition == competition and r.curve and r.ranked]
     if not group:
         return None
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -307,7 +355,7 @@ def human_rank_bars(runs: list[Run]) -> str | None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    done = [r for r in runs if r.status not in UNFINISHED]
+    done = [r for r in runs if r.status not in UNFINISHED and r.verified]
     if not done:
         return None
     names = [p.name for p in participants(done)]
@@ -345,7 +393,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child, td.l { text-align: left; }
-tr.human { background: #eef7ff; } img { max-width: 100%; margin: 0.5em 0 1.5em; }
+tr.human { background: #eef7ff; } tr.unverified { background: #fdecea; } img { max-width: 100%; margin: 0.5em 0 1.5em; }
 .muted { color: #777; font-size: 0.85em; }
 """
 
@@ -364,6 +412,15 @@ def _table(columns: list[str], rows: list[tuple[list[str], str]], link: list[tup
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _link(run: Run, report: Path) -> tuple[str, str]:
+    """A run's notebook, relative to the report where it can be."""
+    try:
+        href = os.path.relpath(run.path.resolve(), report.resolve().parent)
+    except ValueError:
+        href = run.path.resolve().as_uri()
+    return href, f"{run.path.parent.name}/{run.path.name}"
+
+
 def render_html(runs: list[Run], output: str | Path) -> Path:
     """Write the self-contained HTML report (tables and base64 PNG charts)."""
     from nbdojo.trajectory import utcnow
@@ -372,8 +429,9 @@ def render_html(runs: list[Run], output: str | Path) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>nbdojo · people and agents</title>"
              f"<style>{_CSS}</style></head><body>",
              "<h1>nbdojo · people and agents</h1>",
-             f"<p class='muted'>{len(runs)} runs · generated {html.escape(utcnow())} · HumanRank is the share of the "
-             "competition's reference leaderboard beaten; medals as in MLE-bench.</p>",
+             f"<p class='muted'>{len(runs)} runs ({len(unverified(runs))} unverified, not ranked) · generated "
+             f"{html.escape(utcnow())} · HumanRank is the share of the competition's reference leaderboard beaten; "
+             "medals as in MLE-bench; only results nbdojo signed are ranked.</p>",
              "<h2>Participants</h2>",
              _table(PARTICIPANT_COLUMNS, [(_participant_row(p), p.kind) for p in participants(runs)])]
     bars = human_rank_bars(runs)
@@ -384,18 +442,21 @@ def render_html(runs: list[Run], output: str | Path) -> Path:
         parts.append(f"<h2>{html.escape(competition)}</h2>")
         if metric:
             parts.append(f"<p class='muted'>metric: {html.escape(metric)}</p>")
-        links = []
-        for r in group:
-            try:
-                href = os.path.relpath(r.path.resolve(), path.resolve().parent)
-            except ValueError:
-                href = r.path.resolve().as_uri()
-            links.append((href, f"{r.path.parent.name}/{r.path.name}"))
-        parts.append(_table(RUN_COLUMNS + ["notebook"], [(_run_row(r), r.kind) for r in group], links))
+        parts.append(_table(RUN_COLUMNS + ["notebook"], [(_run_row(r), r.kind) for r in group],
+                            [_link(r, path) for r in group]))
         curves = score_curves(runs, competition)
         if curves:
             parts.append(f'<img class="curve" alt="{html.escape(competition)}: score by step" '
                          f'src="data:image/png;base64,{curves}">')
+    shunned = unverified(runs)
+    if shunned:
+        parts += ["<h2 id='unverified'>Unverified results</h2>",
+                  "<p class='muted'>What these notebooks claim, but nbdojo did not sign for them (written by hand, "
+                  "altered after grading, copied from another notebook, or signed by another nbdojo home's key): "
+                  "they are in no ranking, average or chart above. `nbdojo score` grades a person's notebook "
+                  "again.</p>",
+                  _table(UNVERIFIED_COLUMNS + ["notebook"], [(_unverified_row(r), "unverified") for r in shunned],
+                         [_link(r, path) for r in shunned])]
     parts.append("</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")

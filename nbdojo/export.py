@@ -12,6 +12,8 @@ budget at the start. From these an episode is rebuilt turn by turn:
   last step, then HumanRank, as the env gives it), with the episode's final grade.
 
 Notebooks written before nbdojo kept observations, and people's notebooks, are skipped and counted.
+Every record's metadata says whether its grade is `verified` (signed by nbdojo for that notebook,
+see `nbdojo.signing`); `verified_only` keeps only those.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import nbformat
 
-from nbdojo.trajectory import find_notebooks
+from nbdojo.trajectory import VERIFIED, find_notebooks, verification
 
 FORMATS = ("sft", "rl")
 
@@ -44,6 +46,11 @@ class Episode:
     meta: dict[str, Any]
     first_observation: str
     steps: list[Step]
+    trust: str = VERIFIED  # or why the grade is not believed (nbdojo.trajectory.verification)
+
+    @property
+    def verified(self) -> bool:
+        return self.trust == VERIFIED
 
     @property
     def final(self) -> dict[str, Any]:
@@ -54,7 +61,7 @@ class Episode:
         return {"competition": self.meta.get("competition"), "agent": self.meta.get("agent"),
                 "model": self.meta.get("model"), "seed": self.meta.get("seed"), "score": final.get("score"),
                 "human_rank": final.get("human_rank"), "medal": final.get("medal"), "how": final.get("how"),
-                "steps": len(self.steps), "notebook": str(self.path)}
+                "steps": len(self.steps), "verified": self.verified, "notebook": str(self.path)}
 
 
 def read_episode(path: Path) -> Episode | None:
@@ -80,7 +87,7 @@ def read_episode(path: Path) -> Episode | None:
                 action = {"action": "invalid", "raw": cell_meta.get("raw")}
             steps[step] = Step(step, action, thoughts.get(step), cell_meta["observation"],
                                str(cell_meta.get("status", "ok")), dict(cell_meta.get("budget") or {}))
-    return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)])
+    return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)], verification(nb))
 
 
 def episodes(paths: list[Path]) -> tuple[list[Episode], int]:
@@ -149,15 +156,16 @@ def rl_record(episode: Episode) -> dict[str, Any]:
 
 
 def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank: float = 0.0,
-           submitted_only: bool = False) -> dict[str, int]:
-    """Write one JSON line per kept episode; counts of written, filtered out and skipped notebooks."""
+           submitted_only: bool = False, verified_only: bool = False) -> dict[str, int]:
+    """Write one JSON line per kept episode; counts of written, filtered out and skipped notebooks, and how
+    many of the written ones are unverified."""
     if fmt not in FORMATS:
         from nbdojo.errors import ConfigError
 
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
     found, skipped = episodes(paths)
     kept = [e for e in found if float(e.final.get("human_rank") or 0.0) >= min_human_rank
-            and (not submitted_only or e.final.get("how") == "submitted")]
+            and (not submitted_only or e.final.get("how") == "submitted") and (not verified_only or e.verified)]
     make = sft_record if fmt == "sft" else rl_record
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
@@ -165,4 +173,5 @@ def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank:
         for episode in kept:
             fh.write(json.dumps(make(episode), ensure_ascii=False) + "\n")
     tmp.replace(output)  # a reader never sees half a file
-    return {"written": len(kept), "filtered": len(found) - len(kept), "skipped": skipped}
+    return {"written": len(kept), "filtered": len(found) - len(kept), "skipped": skipped,
+            "unverified": sum(not e.verified for e in kept)}

@@ -8,8 +8,12 @@ non-code actions), and last the scorer cell tagged `nbdojo-scorer`.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import tempfile
+import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbdojo import __version__
+from nbdojo import signing
 
 SCORER_TAG = "nbdojo-scorer"
 PARAMETERS_TAG = "parameters"
@@ -89,6 +94,7 @@ class Trajectory:
         self.nb.metadata["language_info"] = {"name": "python"}
         self.nb.metadata["nbdojo"] = {
             "version": __version__,
+            "run_id": uuid.uuid4().hex,
             "started": utcnow(),
             "ended": None,
             "final": None,
@@ -142,16 +148,31 @@ class Trajectory:
         self.nb.cells.append(cell)
 
     def add_scorer(self, competition_id: str, report: str, *, step: int | None, grade: dict[str, Any] | None) -> None:
-        """Append the scorer cell with the trusted grader's printed report as its output."""
+        """Append the scorer cell with the trusted grader's printed report as its output. Its grade becomes
+        the notebook's result (`metadata.nbdojo.final`), signed: every caller (an episode, `nbdojo score`,
+        a replay) writes a signed grade through here."""
+        signature = self.sign(grade)
         output = nbformat.v4.new_output("stream", name="stdout", text=report if report.endswith("\n") else report + "\n")
         self.add_code(
             scorer_source(competition_id), step=step, action="score", status="ok", started=utcnow(), duration_s=0.0,
             outputs=[output], execution_count=None, tags=(SCORER_TAG,), grader="trusted", grade=grade,
+            signature=signature,
         )
+        self.meta["final"] = copy.deepcopy(grade)
+        self.meta["signature"] = signature
 
     def finish(self, final: dict[str, Any] | None) -> None:
+        """End the episode with its result (None: closed without one), signed as `add_scorer` signs."""
         self.meta["ended"] = utcnow()
-        self.meta["final"] = final
+        self.meta["final"] = copy.deepcopy(final)
+        self.meta["signature"] = self.sign(self.meta["final"])
+
+    def sign(self, grade: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The signature of a grade written into this notebook (see `notebook_identity`)."""
+        self.meta.setdefault("run_id", uuid.uuid4().hex)  # a notebook nbdojo did not create (a play) gets one
+        key = signing.load_key()
+        return {"alg": signing.ALGORITHM, "key": signing.key_id(key),
+                "value": signing.sign(grade, notebook_identity(self.nb))}
 
     def set_usage(self, usage: dict[str, Any]) -> None:
         self.meta["usage"] = dict(usage)
@@ -171,6 +192,52 @@ class Trajectory:
             Path(tmp).unlink(missing_ok=True)
             raise
         return self.path
+
+
+#: What a signature binds a grade to, besides the notebook's code: who ran what, when, as which run.
+SIGNED_META = ("run_id", "competition", "agent", "model", "participant", "seed", "started", "sandbox", "replay_of")
+VERIFIED = "verified"
+UNSIGNED = "unsigned"
+OTHER_KEY = "signed with another nbdojo home's key"
+ALTERED = "altered, or copied from another notebook"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def notebook_identity(nb: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes a notebook this run: its `SIGNED_META` fields and a digest of its code cells' sources
+    (the scorer cell aside), so a grade copied into another notebook, or kept under other code, fails."""
+    meta = _mapping(_mapping(nb.get("metadata")).get("nbdojo"))
+    code = hashlib.sha256()
+    for cell in nb.get("cells") or []:
+        cell = _mapping(cell)
+        if cell.get("cell_type") != "code" or SCORER_TAG in (_mapping(cell.get("metadata")).get("tags") or []):
+            continue
+        source = cell.get("source", "")
+        code.update(json.dumps("".join(map(str, source)) if isinstance(source, list) else str(source)).encode() + b"\n")
+    return {**{key: meta.get(key) for key in SIGNED_META}, "code_sha256": code.hexdigest()}
+
+
+def verification(nb: Mapping[str, Any]) -> str:
+    """`VERIFIED` if this home's key signed the notebook's result (`metadata.nbdojo.final`) for this
+    notebook; else why not: `UNSIGNED`, `OTHER_KEY` (a hint: the key id is the notebook's say) or `ALTERED`."""
+    meta = _mapping(_mapping(nb.get("metadata")).get("nbdojo"))
+    signature = _mapping(meta.get("signature"))
+    if not signature.get("value"):
+        return UNSIGNED
+    if signing.verify(meta.get("final"), notebook_identity(nb), signature.get("value")):
+        return VERIFIED
+    try:
+        mine = signing.key_id()
+    except (OSError, ValueError):
+        mine = None
+    return OTHER_KEY if signature.get("key") and signature.get("key") != mine else ALTERED
+
+
+def is_verified(nb: Mapping[str, Any]) -> bool:
+    return verification(nb) == VERIFIED
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:

@@ -17,6 +17,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """nbdojo's home (its signing key) in tmp_path, not the user's."""
+    monkeypatch.setenv("NBDOJO_HOME", str(tmp_path / "nbdojo-home"))
+
+
 def final(score: float, human_rank: float, medal: str, competition: str = "loan-default") -> dict:
     return {"how": "submitted", "competition": competition, "metric": "roc_auc", "higher_is_better": True,
             "score": score, "part": "private", "position": 3, "leaderboard_size": 30, "human_rank": human_rank,
@@ -27,6 +33,7 @@ def agent_run(folder: Path, name: str, *, agent: str, model: str | None, grade: 
               tokens: int = 0, cost: float = 0.0, competition: str = "loan-default", errors: int = 0) -> Path:
     traj = Trajectory(folder / name / "trajectory.ipynb", {"competition": competition, "agent": agent,
                                                            "model": model, "seed": 0})
+    traj.meta["started"] = "2026-01-01T10:00:00+00:00"  # before grading: the start is signed with the grade
     step = 0
     for i in range(errors + 2):
         step += 1
@@ -39,7 +46,7 @@ def agent_run(folder: Path, name: str, *, agent: str, model: str | None, grade: 
         step += 1
         traj.add_scorer(competition, "report", step=step, grade=grade)
     traj.finish(grade)
-    traj.meta["started"], traj.meta["ended"] = "2026-01-01T10:00:00+00:00", "2026-01-01T10:05:00+00:00"
+    traj.meta["ended"] = "2026-01-01T10:05:00+00:00"
     traj.set_usage({"prompt_tokens": tokens, "completion_tokens": 0, "cost": cost})
     return traj.save()
 

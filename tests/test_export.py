@@ -88,7 +88,7 @@ def test_filters_skips_and_the_cli(llm_episode, tmp_path):
     found, skipped = episodes([out])
     assert [e.path for e in found] == [result.notebook] and skipped == 1
     counts = export([out], tmp_path / "high.jsonl", min_human_rank=min(1.0, result.human_rank + 0.01))
-    assert counts == {"written": 0, "filtered": 1, "skipped": 1}
+    assert counts == {"written": 0, "filtered": 1, "skipped": 1, "unverified": 0}
     assert (tmp_path / "high.jsonl").read_text() == ""
     proc = subprocess.run([sys.executable, "-m", "nbdojo.cli", "export", str(out), "-f", "rl", "-o",
                            str(tmp_path / "rl.jsonl"), "--submitted-only"], capture_output=True, text=True, timeout=120)
