@@ -38,7 +38,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbdojo import __version__
-from nbdojo.errors import ConfigError, SubmissionError
+from nbdojo.errors import ConfigError
 from nbdojo.trajectory import PARAMETERS_TAG, SCORER_TAG, SETUP_SOURCE, Trajectory, parameters_source, utcnow
 
 log = logging.getLogger(__name__)
@@ -402,15 +402,6 @@ class ScoreResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _submission(workspace: Path, path: str) -> Path:
-    """The submission inside the workspace; a path out of it is refused (as the env does)."""
-    root = workspace.resolve()
-    target = (root / path).resolve()
-    if target != root and root not in target.parents:
-        raise SubmissionError(f"The submission path {path!r} points outside the workspace {root}.")
-    return target
-
-
 def score(notebook: str | Path, *, name: str | None = None, competition: str | None = None) -> ScoreResult:
     """Grade a person's play: the submission in the play's own workspace; append the scorer cell and the
     same `metadata.nbdojo` an agent run has. The notebook is rewritten atomically; an unreadable or invalid
@@ -451,8 +442,9 @@ def score(notebook: str | Path, *, name: str | None = None, competition: str | N
     spec = get_competition(trusted.competition)
     params = notebook_parameters(nb)
     workspace = trusted.workspace
-    submission = _submission(workspace, str(params.get("SUBMISSION_PATH") or SUBMISSION_FILE))
-    grade = grading.grade(load(spec), submission, part="private")
+    # the one trusted reader: no links, no FIFOs, a size cap, one private copy (nbdojo.submission)
+    grade = grading.grade_workspace_file(load(spec), workspace, str(params.get("SUBMISSION_PATH") or SUBMISSION_FILE),
+                                         part="private")
 
     nb.cells = [c for c in nb.cells if SCORER_TAG not in (c.metadata.get("tags") or [])]  # a re-score replaces it
     work = [c for c in nb.cells if is_work_cell(c) and cell_source(c).strip()]

@@ -488,10 +488,7 @@ def replay_notebook(
 
     grade, replayed_score = None, None
     try:
-        target = (workspace / submit_path).resolve()
-        if workspace.resolve() not in target.parents:
-            raise SubmissionError(f"The submission path {submit_path!r} points outside the workspace.")
-        result = grading.grade(data, target, part="private")
+        result = grading.grade_workspace_file(data, workspace, submit_path, part="private")  # the trusted reader
         grade, replayed_score = {"how": "replayed", **result.to_dict()}, result.score
         report_text = result.report()
     except SubmissionError as exc:

@@ -167,6 +167,10 @@ def test_score_grades_only_the_plays_own_workspace(loan_default_data, tmp_path):
     line = one_line_error(nbdojo("score", str(copied)))
     assert "no record" in line and "nbdojo replay" in line
     assert score(alice.notebook).final["score"] is not None  # alice's own notebook still grades
+    # bob's kernel links his submission to alice's file (it cannot read it; the host could): refused
+    (bob.workspace / "submission.csv").symlink_to(alice.workspace / "submission.csv")
+    with pytest.raises(SubmissionError, match="symbolic link"):
+        score(bob.notebook)
 
 
 def test_score_records_the_plays_limits_not_the_edited_ones(loan_default_data, tmp_path):
