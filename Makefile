@@ -9,7 +9,7 @@ SEED ?= 0
 COMPETITION ?= loan-default
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv system-deps test-deps clean
+.PHONY: demo test test-fast venv system-deps test-deps clean
 
 venv: $(VENV)/.installed system-deps
 
@@ -44,6 +44,10 @@ demo: venv
 
 test: venv test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tier: no kernel, no browser (tests marked `kernel` or `browser` are left out).
+test-fast: venv
+	$(PY) -m pytest -m "not kernel and not browser" -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

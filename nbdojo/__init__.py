@@ -10,17 +10,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from nbdojo._version import __version__  # noqa: F401  (nbdojo.__version__)
 
 _EXPORTS = {
     "Agent": "nbdojo.agents.base",
     "BaselineAgent": "nbdojo.agents.baseline",
     "LLMAgent": "nbdojo.agents.llm",
     "ReplayAgent": "nbdojo.agents.replay",
-    "PriceTable": "nbdojo.pricing",
+    "PriceTable": "nbdojo.agents.pricing",
     "make_agent": "nbdojo.agents",
     "CompetitionSpec": "nbdojo.competitions",
-    "add_competition": "nbdojo.added",
+    "add_competition": "nbdojo.competitions.added",
     "get_competition": "nbdojo.competitions",
     "list_competitions": "nbdojo.competitions",
     "prepare": "nbdojo.competitions",

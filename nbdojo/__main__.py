@@ -2,6 +2,6 @@
 
 import sys
 
-from nbdojo.cli import main
+from nbdojo.cli.app import main
 
 sys.exit(main())

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from nbdojo.env import Limits
+from nbdojo.limits import Limits
 from nbdojo.runner import (
     STOP_SIGNALS, EpisodeInterrupted, EpisodeResult, interrupting_signal, stop_signals_interrupt,
 )

@@ -71,7 +71,7 @@ def hardware(*, memory_cap: int | None = None, gpu_indices: list[int] | None = N
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     total = psutil.virtual_memory().total
     mem = min(total, memory_cap) if memory_cap else total
-    from nbdojo.gpus import chosen, gpu_indices as all_gpus
+    from nbdojo.kernel.gpus import chosen, gpu_indices as all_gpus
 
     names = tuple(g.label for g in chosen(all_gpus() if gpu_indices is None else gpu_indices))
     gpu_text = ", ".join(names) if names else "none (PyTorch runs on the CPU)"

@@ -1,16 +1,16 @@
-"""Where nbdojo keeps things: the repository folders and the data cache."""
+"""Where nbdojo keeps things: the files it ships (inside the package) and its home (data, records, keys)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-#: The checkout nbdojo runs from (nbdojo is installed editable from it).
-REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The installed package: built-in competitions, kernel specs and startup files ship inside it.
+PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 def nbdojo_home() -> Path:
-    """Root of the data cache; `NBDOJO_HOME` overrides `~/.cache/nbdojo`."""
+    """Root of nbdojo's data, records and keys; `NBDOJO_HOME` overrides `~/.cache/nbdojo`."""
     env = os.environ.get("NBDOJO_HOME")
     if env:
         return Path(env).expanduser().resolve()
@@ -20,11 +20,16 @@ def nbdojo_home() -> Path:
 
 
 def competitions_dir() -> Path:
-    """Folder of built-in competitions; `NBDOJO_COMPETITIONS_DIR` overrides it."""
+    """Folder of built-in competitions (package data); `NBDOJO_COMPETITIONS_DIR` overrides it."""
     env = os.environ.get("NBDOJO_COMPETITIONS_DIR")
-    return Path(env).expanduser().resolve() if env else REPO_ROOT / "competitions"
+    return Path(env).expanduser().resolve() if env else PACKAGE_ROOT / "competitions" / "builtin"
 
 
-def kernels_dir() -> Path:
-    """Folder holding nbdojo's kernel specs and launcher."""
-    return REPO_ROOT / "kernels"
+def kernel_specs_dir() -> Path:
+    """Folder holding nbdojo's kernel specs (one folder with a kernel.json each)."""
+    return PACKAGE_ROOT / "kernel" / "specs"
+
+
+def startup_dir() -> Path:
+    """Folder holding the code every kernel runs at start."""
+    return PACKAGE_ROOT / "kernel" / "startup"

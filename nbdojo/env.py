@@ -7,7 +7,7 @@ import math
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from nbdojo.actions import (
 )
 from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, is_prepared, load, prepare
 from nbdojo.errors import InvalidActionError, KernelStartError, ResetNeeded, SubmissionError
-from nbdojo.agent_kernel import AgentKernel, KernelCaps
-from nbdojo.gpus import checked_gpus
-from nbdojo.kernel import CellResult
+from nbdojo.kernel.agent import AgentKernel
+from nbdojo.limits import Limits
+from nbdojo.kernel.gpus import checked_gpus
+from nbdojo.kernel.session import CellResult
 from nbdojo.observation import render_cell, truncate_middle
 from nbdojo.runstate import host_record
 from nbdojo.spaces import ActionSpace, TextObservation
@@ -31,33 +32,6 @@ from nbdojo.trajectory import SETUP_SOURCE, Trajectory, parameters_source
 log = logging.getLogger(__name__)
 
 SUBMISSION_FILE = "submission.csv"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Budgets of one episode; any of them running out truncates it."""
-
-    max_steps: int = 50
-    wall_clock_s: float = 4 * 3600.0
-    cell_timeout_s: float = 600.0
-    max_validations: int = 5
-    max_tokens: int | None = None
-    observation_chars: int = 8000
-    memory_bytes: int | None = 8 * 1024**3  # the kernel's whole process tree
-    max_processes: int | None = 512
-    disk_bytes: int | None = 20 * 1024**3  # the workspace
-    output_bytes: int = 2_000_000  # one cell's stream output kept (head + tail)
-
-    def __post_init__(self) -> None:
-        for name in ("max_steps", "wall_clock_s", "cell_timeout_s", "observation_chars"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}.")
-        if self.max_validations < 0:
-            raise ValueError("Limits.max_validations must be 0 or more.")
-
-    def caps(self) -> KernelCaps:
-        return KernelCaps(memory_bytes=self.memory_bytes, max_processes=self.max_processes,
-                          disk_bytes=self.disk_bytes, output_bytes=self.output_bytes)
 
 
 class DojoEnv(gym.Env[str, dict]):
@@ -88,7 +62,7 @@ class DojoEnv(gym.Env[str, dict]):
         checked_gpus(gpus)  # a missing GPU index fails here, before any run folder is made
         self.sandbox, self.gpus = sandbox, gpus
         if sandbox:
-            from nbdojo.sandbox import bwrap_path
+            from nbdojo.kernel.sandbox import bwrap_path
 
             bwrap_path()  # no bubblewrap: a clear SandboxError now, not at the first reset
         else:
@@ -168,7 +142,7 @@ class DojoEnv(gym.Env[str, dict]):
         records.write_run_record(notebook=self.trajectory.path, competition=self.competition.id, workspace=workspace,
                                  limits=self.limits, agent=self.agent_name, model=self.model, sandbox=self.sandbox)
         self._t0 = time.monotonic()
-        self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits.caps(),
+        self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits,
                                    sandbox=self.sandbox, gpus=self.gpus, kernel_name=self.kernel_name,
                                    name=run_dir.name)
         try:
@@ -188,7 +162,7 @@ class DojoEnv(gym.Env[str, dict]):
         self._episode_over = False
         obs = self._welcome()
         info = self._info(action="reset", status="ok")
-        # what the agent got first, as each later step's cell keeps its own (see nbdojo.export)
+        # what the agent got first, as each later step's cell keeps its own (see nbdojo.tools.export)
         self.trajectory.meta["reset_observation"] = obs
         self.trajectory.meta["reset_info"] = {"spec": info["spec"], "budget": info["budget"]}
         self.trajectory.save()

@@ -70,7 +70,7 @@ def _limits_dict(limits: Any) -> dict[str, Any]:
     if isinstance(limits, dict):
         return dict(limits)
     if limits is None:
-        from nbdojo.env import Limits
+        from nbdojo.limits import Limits
 
         return dataclasses.asdict(Limits())
     raise ConfigError(f"limits must be a Limits or a dict, not {type(limits).__name__}.")
@@ -99,7 +99,7 @@ def _write(kind: str, *, notebook: str | Path, competition: str, workspace: str 
 
 def write_play_record(*, notebook: str | Path, competition: str, workspace: str | Path, limits: Any,
                       participant: str | None = None, kernel: str | None = None) -> Record:
-    """Record a person's play (called by `nbdojo.play.play` once its notebook is written)."""
+    """Record a person's play (called by `nbdojo.tools.play.play` once its notebook is written)."""
     return _write("play", notebook=notebook, competition=competition, workspace=workspace, limits=limits,
                   participant=participant, kernel=kernel)
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from nbdojo.notebook import nbdojo_meta
 from nbdojo.actions import ExecuteCode, parse_action
 from nbdojo.agents.base import Agent
 from nbdojo.env import DojoEnv
@@ -158,7 +159,7 @@ def close_interrupted(env: DojoEnv, signal_name: str, running: _Running | None =
                 act = None
             name = act.name if act is not None else "invalid"
             where = f"during step {running.step} ({name})"
-            recorded = any(c.metadata.get("nbdojo", {}).get("step") == running.step and
+            recorded = any(nbdojo_meta(c).get("step") == running.step and
                            c.metadata["nbdojo"].get("action") == name for c in trajectory.cells)
             if isinstance(act, ExecuteCode) and not recorded:
                 trajectory.add_code(act.code, step=running.step, action=name, status="interrupted",

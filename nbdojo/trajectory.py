@@ -21,8 +21,9 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nbdojo import __version__
-from nbdojo import signing
+from nbdojo.notebook import nbdojo_meta
+from nbdojo._version import __version__
+from nbdojo.grading import signing
 
 SCORER_TAG = "nbdojo-scorer"
 PARAMETERS_TAG = "parameters"
@@ -116,7 +117,7 @@ class Trajectory:
         """Keep what the agent got back after a step (observation, budget left) and the action's arguments
         on that step's own cell: the step's last cell of that action (not its thought, scorer or notices)."""
         for cell in reversed(self.nb.cells):
-            meta = cell.metadata.get("nbdojo", {})
+            meta = nbdojo_meta(cell)
             if meta.get("step") == step and meta.get("action") == action:
                 meta["observation"] = observation
                 if args:

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
-"""Build `competitions/<id>/leaderboard.csv` from a seeded reference ladder.
+"""Build `nbdojo/competitions/builtin/<id>/leaderboard.csv` from a seeded reference ladder.
 
     python scripts/build_leaderboards.py                 # every competition
     python scripts/build_leaderboards.py loan-default    # just these
     python scripts/build_leaderboards.py loan-default --extra baseline-agent=runs/x/submission.csv
 
 A competition with a `reference.py` (image, text and signal tasks) is scored with its own
-rungs (`rungs(data) -> list[nbdojo.ladder.Rung]`, helpers in `nbdojo.reference`); any other
-gets the generic tabular ladder of `nbdojo.ladder`. The scores are of seeded reference solutions, not of Kaggle's
+rungs (`rungs(data) -> list[nbdojo.competitions.ladder.Rung]`, helpers in `nbdojo.competitions.reference`); any other
+gets the generic tabular ladder of `nbdojo.competitions.ladder`. The scores are of seeded reference solutions, not of Kaggle's
 human leaderboards.
 """
 
@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from nbdojo.agents.baseline import baseline_submission
 from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, list_competitions, prepare
 from nbdojo.errors import NbdojoError
-from nbdojo.ladder import build_ladder, write_leaderboard
+from nbdojo.competitions.ladder import build_ladder, write_leaderboard
 
 
 def _parse_extra(values: list[str]) -> list[tuple[str, pd.DataFrame]]:

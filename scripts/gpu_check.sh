@@ -115,20 +115,20 @@ say "setup: $(step_time $t) (setup.log)"
 say "python: $PY"
 say "host GPUs: $(nvidia-smi -L 2>/dev/null | head -4 | tr '\n' ';' || true)"
 
-NBDOJO=("$PY" -m nbdojo.cli)
+NBDOJO=("$PY" -m nbdojo.cli.app)
 [ -x "$(dirname "$PY")/nbdojo" ] && NBDOJO=("$(dirname "$PY")/nbdojo")
 export NBDOJO_HOME=${NBDOJO_HOME:-$(mktemp -d /tmp/nbdojo-gpucheck-home.XXXXXX)}
 
 # ---------------------------------------------------------------- 0. CUDA's driver API, on the host and in the sandbox
 # cuInit's own result code says why CUDA fails where torch only says "not available"; the
-# sandbox here is nbdojo's (nbdojo.launcher.command with sandbox_grant([0])), without the cgroup.
+# sandbox here is nbdojo's (nbdojo.kernel.launcher.command with sandbox_grant([0])), without the cgroup.
 t=$SECONDS
 (cd / && timeout 75 "$PY" - <<'EOF') >"$OUTDIR/diag.log" 2>&1
 import os, subprocess, sys, tempfile
 
-from nbdojo.gpus import gpu_indices, sandbox_grant
-from nbdojo.launcher import command
-from nbdojo.sandbox import SandboxPolicy
+from nbdojo.kernel.gpus import gpu_indices, sandbox_grant
+from nbdojo.kernel.launcher import command
+from nbdojo.kernel.sandbox import SandboxPolicy
 
 CODE = r'''
 import ctypes, os, sys
@@ -207,7 +207,7 @@ from pathlib import Path
 import nbformat
 
 from nbdojo.env import DojoEnv
-from nbdojo.gpus import gpu_indices, machine_gpus
+from nbdojo.kernel.gpus import gpu_indices, machine_gpus
 from nbdojo.config import nbdojo_home
 
 out = Path(sys.argv[1])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell
 
-from nbdojo.compare import collect, participants, ranked, read_run, render_html, summary_table
+from nbdojo.tools.compare import collect, participants, ranked, read_run, render_html, summary_table
 from nbdojo.trajectory import Trajectory
 
 CHROMIUM = "/usr/bin/chromium"

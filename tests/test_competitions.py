@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nbdojo.config import PACKAGE_ROOT
 from nbdojo.competitions import (
     CompetitionData,
     CompetitionSpec,
@@ -140,7 +141,7 @@ def test_yaml_missing_key_and_wrong_folder(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "a" / "competition.yaml").write_text("id: a\ntitle: A\n")
     with pytest.raises(ConfigError, match="missing required key"):
         get_competition("a")
-    text = (Path(__file__).parents[1] / "competitions" / COMP / "competition.yaml").read_text()
+    text = (PACKAGE_ROOT / "competitions" / "builtin" / COMP / "competition.yaml").read_text()
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "competition.yaml").write_text(text)
     with pytest.raises(ConfigError, match="lives in folder 'b'"):
@@ -277,7 +278,7 @@ def _quick(spec: CompetitionSpec) -> bool:
 def test_at_least_15_competitions_in_6_categories_on_the_command_line() -> None:
     from typer.testing import CliRunner
 
-    from nbdojo.cli import app
+    from nbdojo.cli.app import app
 
     result = CliRunner().invoke(app, ["competitions", "list"], env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
@@ -334,7 +335,7 @@ def test_prepare_twice_gives_byte_identical_files(
 def test_cli_show_prepare_and_leaderboard(prepared_home: Path) -> None:
     from typer.testing import CliRunner
 
-    from nbdojo.cli import app
+    from nbdojo.cli.app import app
 
     runner, env = CliRunner(), {"COLUMNS": "220"}
     shown = runner.invoke(app, ["competitions", "show", COMP], env=env)

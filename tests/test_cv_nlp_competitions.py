@@ -17,7 +17,7 @@ from PIL import Image
 
 from nbdojo.competitions import CompetitionData, get_competition, load_module, prepare
 from nbdojo.grading import grade, validate_submission
-from nbdojo.ladder import build_ladder
+from nbdojo.competitions.ladder import build_ladder
 
 FULL = os.environ.get("NBDOJO_FULL_TESTS") == "1"
 COMPETITIONS = {  # id: (category, task, metric)

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from nbdojo.doctor import kernel_checks, probe_kernel, secret_paths
-from nbdojo.gpus import gpu_indices
+from nbdojo.tools.doctor import kernel_checks, probe_kernel, secret_paths
+from nbdojo.kernel.gpus import gpu_indices
 
 pytestmark = pytest.mark.kernel
 

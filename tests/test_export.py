@@ -13,7 +13,7 @@ from openai_server import OpenAIServer, tool_call
 from nbdojo.actions import parse_action, tool_schemas
 from nbdojo.agents.llm import LLMAgent
 from nbdojo.env import DojoEnv
-from nbdojo.export import episodes, export, read_episode, rl_record, sft_record
+from nbdojo.tools.export import episodes, export, read_episode, rl_record, sft_record
 from nbdojo.runner import run_episode
 
 pytestmark = pytest.mark.kernel

@@ -22,7 +22,7 @@ from nbdojo.competitions import (
     remove_competition,
 )
 from nbdojo.errors import ChecksumMismatchError, ConfigError, SubmissionError, UnknownCompetitionError
-from nbdojo.external import detect_layout, spec_from_folder
+from nbdojo.competitions.layouts import detect_layout, spec_from_folder
 from nbdojo.grading import grade
 
 N_TEST = 40
@@ -258,7 +258,7 @@ def test_mle_dojo_competition_is_graded_with_its_metric_class_and_boards(tmp_pat
 def test_cli_add_lists_and_refuses_other_folders(tmp_path: Path, home: Path) -> None:
     from typer.testing import CliRunner
 
-    from nbdojo.cli import app
+    from nbdojo.cli.app import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["competitions", "add", str(make_mle_dojo(tmp_path)), "--id", "dojo-credit"])

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from nbdojo.env import DojoEnv
-from nbdojo.limits import CGROUP_ROOT, PREFIX, tasks_of_uid
+from nbdojo.kernel.caps import CGROUP_ROOT, PREFIX, tasks_of_uid
 
 pytestmark = pytest.mark.kernel
 
@@ -122,7 +122,7 @@ def test_tasks_of_uid_counts_this_process_threads():
 def test_nproc_rlimit_is_the_uids_tasks_now_plus_the_cap():
     code = textwrap.dedent("""
         import os, resource
-        from nbdojo.limits import set_rlimits, tasks_of_uid
+        from nbdojo.kernel.caps import set_rlimits, tasks_of_uid
         now = tasks_of_uid(os.getuid())
         set_rlimits(max_file_bytes=None, nproc=(os.getuid(), 40))
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)

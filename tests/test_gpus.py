@@ -9,8 +9,8 @@ import pytest
 
 from nbdojo import briefing
 from nbdojo.errors import ConfigError
-from nbdojo.gpus import checked_gpus, chosen, cuda_env, device_nodes, gpu_indices, machine_gpus, sandbox_grant
-from nbdojo.sandbox import SandboxPolicy, bwrap_args, sandbox_env
+from nbdojo.kernel.gpus import checked_gpus, chosen, cuda_env, device_nodes, gpu_indices, machine_gpus, sandbox_grant
+from nbdojo.kernel.sandbox import SandboxPolicy, bwrap_args, sandbox_env
 
 H100 = "NVIDIA H100 80GB HBM3, 81559 MiB"
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from nbdojo import ladder
+from nbdojo.competitions import ladder
 from nbdojo.competitions import CompetitionData
 from nbdojo.errors import ConfigError, SubmissionError
 from nbdojo.grading import (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -19,8 +18,8 @@ import pytest
 from nbdojo import grading
 from nbdojo.env import DojoEnv
 from nbdojo.errors import SubmissionError
-from nbdojo.outputs import MAX_OUTPUTS, CellOutputs
-from nbdojo.submission import private_copy
+from nbdojo.kernel.outputs import MAX_OUTPUTS, CellOutputs
+from nbdojo.grading.submission import private_copy
 
 MiB = 1024**2
 

@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from nbdojo.errors import KernelError, KernelStartError
-from nbdojo.kernel import CellResult, KernelSession, install_kernelspec
-from nbdojo.outputs import CellOutputs
+from nbdojo.kernel.session import CellResult, KernelSession, install_kernelspec
+from nbdojo.kernel.outputs import CellOutputs
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,7 @@ def test_output_flood_does_not_grow_host_memory(tmp_path: Path) -> None:
     """A 400 MB print flood: the host's peak memory grows by a few MB, not by the flood."""
     host = textwrap.dedent(f"""\
         import resource
-        from nbdojo.kernel import KernelSession
+        from nbdojo.kernel.session import KernelSession
         peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         with KernelSession(cwd={str(tmp_path)!r}) as session:
             session.execute("print(1)")
@@ -324,7 +324,7 @@ def test_kernel_dies_with_its_host(tmp_path: Path) -> None:
     """PDEATHSIG: SIGKILL the host (which started the kernel from a short-lived thread) and the kernel goes too."""
     host = textwrap.dedent(f"""\
         import threading, time
-        from nbdojo.kernel import KernelSession
+        from nbdojo.kernel.session import KernelSession
         session = KernelSession(cwd={str(tmp_path)!r}, connection_dir={str(tmp_path / "conn")!r})
         t = threading.Thread(target=session.start)
         t.start(); t.join()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-NBDOJO = [sys.executable, "-m", "nbdojo.cli_tools"]
+NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
 
 
 # ----- helpers ------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_links_swapped_in_after_the_check_are_not_followed(tmp_path, monkeypatch
     kernel swaps in between the check and the open is not followed either."""
     from tornado.web import HTTPError
 
-    from nbdojo.labsafety import SafeContentsManager
+    from nbdojo.tools.lab import SafeContentsManager
 
     secret, root = tmp_path / "secret", tmp_path / "root"
     secret.mkdir()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbdojo import ladder
+from nbdojo.competitions import ladder
 from nbdojo.competitions import CompetitionData, CompetitionSpec, prepare
 from nbdojo.errors import NbdojoError
 
@@ -113,7 +113,7 @@ def test_custom_rungs_blends_drops_and_reference_file(toys: dict[str, Competitio
     assert scores["with_x"] < scores["no_x"]
 
     (data.spec.folder / "reference.py").write_text(
-        "from nbdojo.ladder import Rung\n"
+        "from nbdojo.competitions.ladder import Rung\n"
         "import pandas as pd\n"
         "def rungs(data):\n"
         "    test = pd.read_csv(data.test_path, dtype={'key': str})\n"

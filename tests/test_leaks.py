@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from nbdojo.competitions import CompetitionData, CompetitionSpec, list_competitions, prepare
 from nbdojo.grading import METRICS, load_leaderboard
-from nbdojo.ladder import score_entry
+from nbdojo.competitions.ladder import score_entry
 
 #: What a generator may import without it counting as a data source: the standard library (minus the
 #: package-data readers, checked as calls), the array and image stack, and nbdojo's own helpers.

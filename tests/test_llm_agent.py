@@ -20,7 +20,7 @@ from nbdojo.agents import make_agent
 from nbdojo.agents.context import Conversation, key_facts
 from nbdojo.agents.llm import LLMAgent
 from nbdojo.errors import AgentError, ConfigError, InvalidActionError
-from nbdojo.pricing import PriceTable
+from nbdojo.agents.pricing import PriceTable
 
 SPEC = {"id": "loan-default", "task": "binary", "metric": "roc_auc", "higher_is_better": True, "id_column": "id",
         "target_columns": ["default"], "prediction": "probability"}

@@ -16,11 +16,11 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from nbdojo.env import DojoEnv
-from nbdojo.play import play
+from nbdojo.tools.play import play
 
 pytestmark = pytest.mark.kernel
 
-NBDOJO = [sys.executable, "-m", "nbdojo.cli_tools"]
+NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -90,7 +90,7 @@ def test_play_makes_a_sandboxed_starter_notebook(played, jupyter_env):
     nb = nbformat.read(str(path), as_version=4)
     name = nb.metadata["kernelspec"]["name"]
     spec = json.loads((Path(jupyter_env["JUPYTER_DATA_DIR"]) / "kernels" / name / "kernel.json").read_text())
-    assert "nbdojo.launcher" in spec["argv"]
+    assert "nbdojo.kernel.launcher" in spec["argv"]
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == "nbdojo-sandbox"
     assert nb.metadata["nbdojo"]["agent"] == "human" and nb.metadata["nbdojo"]["participant"] == "alice"
     assert "parameters" in nb.cells[1].metadata["tags"] and "How to submit" in "".join(c.source for c in nb.cells)

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from nbdojo import pricing
+from nbdojo.agents import pricing
 from nbdojo.errors import ConfigError
-from nbdojo.pricing import Price, PriceTable
+from nbdojo.agents.pricing import Price, PriceTable
 
 
 def test_builtin_prices_and_cost():
@@ -30,7 +30,7 @@ def test_snapshots_and_provider_prefixes_match_the_base_model():
 def test_an_unknown_model_costs_nothing_and_warns_once(caplog, monkeypatch):
     monkeypatch.setattr(pricing, "_warned", set())
     table = PriceTable()
-    with caplog.at_level(logging.WARNING, logger="nbdojo.pricing"):
+    with caplog.at_level(logging.WARNING, logger="nbdojo.agents.pricing"):
         assert table.cost("my-local-llama", 10_000, 10_000) == 0.0
         assert table.cost("my-local-llama", 10_000, 10_000) == 0.0
     warnings = [r for r in caplog.records if "my-local-llama" in r.getMessage()]

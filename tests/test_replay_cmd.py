@@ -13,10 +13,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from nbdojo.play import play, score
-from nbdojo.replay import normalize, output_text, replay_notebook
+from nbdojo.tools.play import play, score
+from nbdojo.tools.replay import normalize, output_text, replay_notebook
 
-NBDOJO = [sys.executable, "-m", "nbdojo.cli_tools"]
+NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
 
 PERSON_CELLS = [
     'import pandas as pd\ntrain = pd.read_csv(f"{DATA_DIR}/train.csv")\ntest = pd.read_csv(f"{DATA_DIR}/test.csv")\n'

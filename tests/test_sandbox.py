@@ -10,8 +10,8 @@ import pytest
 from nbdojo import briefing
 from nbdojo.env import DojoEnv
 from nbdojo.errors import SandboxError
-from nbdojo.launcher import command
-from nbdojo.sandbox import SandboxPolicy, bwrap_args, launcher_argv, sandbox_env
+from nbdojo.kernel.launcher import command
+from nbdojo.kernel.sandbox import SandboxPolicy, bwrap_args, launcher_argv, sandbox_env
 
 
 def policy(tmp_path, **kw) -> SandboxPolicy:
@@ -55,7 +55,7 @@ def test_environment_is_an_allow_list(tmp_path, monkeypatch):
 def test_policy_round_trips_through_the_launcher_argument(tmp_path):
     p = policy(tmp_path, gpus=(0,), memory_bytes=123, cgroup_name="x")
     argv = launcher_argv(p, ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
-    assert argv[1:3] == ["-m", "nbdojo.launcher"] and argv[5] == "--"
+    assert argv[1:3] == ["-m", "nbdojo.kernel.launcher"] and argv[5] == "--"
     assert SandboxPolicy.from_json(argv[4]) == p
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nbdojo.compare import collect, participants, ranked
+from nbdojo.tools.compare import collect, participants, ranked
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -156,7 +156,7 @@ def test_export_marks_every_record_and_verified_only_drops_the_forged_one(baseli
 
 
 def test_score_replaces_a_claimed_result_with_a_signed_grade(loan_default_data, tmp_path, monkeypatch):
-    from nbdojo.play import play
+    from nbdojo.tools.play import play
 
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))  # the play's kernel spec goes there
     made = play("loan-default", out=tmp_path / "plays", name="mallory")
@@ -192,7 +192,7 @@ def test_the_key_is_made_once_private_and_racing_processes_agree(tmp_path):
 
 
 def test_a_reader_makes_no_key_and_believes_nothing_without_one(tmp_path, monkeypatch):
-    from nbdojo import signing
+    from nbdojo.grading import signing
 
     monkeypatch.setenv("NBDOJO_HOME", str(tmp_path / "home-a"))
     identity = {"run_id": "r", "competition": "loan-default"}
@@ -209,7 +209,7 @@ def test_a_reader_makes_no_key_and_believes_nothing_without_one(tmp_path, monkey
 def test_no_kernel_sees_the_key(loan_default_data, tmp_path):
     """The key sits in nbdojo's home; the sandbox binds only the public data folder below it."""
     from nbdojo.env import DojoEnv
-    from nbdojo.signing import key_path, load_key
+    from nbdojo.grading.signing import key_path, load_key
 
     load_key()
     code = (f"import os\nprint('key visible:', os.path.exists({str(key_path())!r}))\n"

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from test_signals import sleepy_replay, start_run, stop, wait_for_cells
 
-from nbdojo import leftovers
-from nbdojo.compare import read_run
-from nbdojo.limits import PREFIX, cgroup_parents
+from nbdojo.kernel import leftovers
+from nbdojo.tools.compare import read_run
+from nbdojo.kernel.caps import PREFIX, cgroup_parents
 from nbdojo.runstate import host_record, process_start, run_state
 
 
@@ -90,7 +90,7 @@ def test_sweep_removes_a_dead_hosts_empty_cgroups_and_keeps_a_live_ones():
 
 def test_the_first_kernel_folder_of_a_process_sweeps_and_names_its_host(tmp_path):
     dead = connection_folder(*dead_host())
-    code = ("from pathlib import Path; from nbdojo.agent_kernel import AgentKernel, KernelCaps\n"
+    code = ("from pathlib import Path; from nbdojo.kernel.agent import AgentKernel, KernelCaps\n"
             "k = AgentKernel(workspace=Path('.'), readonly=[], caps=KernelCaps(), sandbox=False)\n"
             "print(k._conn_dir.name); k.shutdown()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
@@ -165,7 +165,7 @@ def test_a_killed_hosts_leftovers_are_swept_and_its_run_abandoned_while_a_live_h
         assert read_run(alive_run / "trajectory.ipynb").status == "live"
 
         # the next process to make a kernel folder sweeps: the dead host's goes, the live host's stays
-        sweep = subprocess.run([sys.executable, "-c", "from nbdojo.leftovers import connection_dir as c; "
+        sweep = subprocess.run([sys.executable, "-c", "from nbdojo.kernel.leftovers import connection_dir as c; "
                                 "import shutil; shutil.rmtree(c())"], capture_output=True, text=True, timeout=120)
         assert sweep.returncode == 0, sweep.stderr
         assert not any(p.exists() for p in killed_dirs)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from nbdojo import ladder
+from nbdojo.competitions import ladder
 from nbdojo.agents.baseline import baseline_submission
 from nbdojo.competitions import CompetitionData, CompetitionSpec, data_dir, get_competition, prepare
 from nbdojo.grading import METRICS, grade, load_leaderboard, validate_submission

@@ -25,11 +25,11 @@ from nbdojo.competitions import CompetitionSpec, get_competition
 from nbdojo.config import competitions_dir
 from nbdojo.env import Limits
 from nbdojo.errors import ConfigError, SubmissionError, UnknownCompetitionError
-from nbdojo.play import notebook_parameters, play, score
+from nbdojo.tools.play import notebook_parameters, play, score
 from nbdojo.records import find_record
-from nbdojo.replay import replay_notebook
+from nbdojo.tools.replay import replay_notebook
 
-NBDOJO = [sys.executable, "-m", "nbdojo.cli_tools"]
+NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
 GIB = 1024**3
 
 

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-NBDOJO = [sys.executable, "-m", "nbdojo.cli_tools"]
+NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
 
 
 def isolated_jupyter_env(tmp: Path) -> dict[str, str]:

@@ -29,7 +29,7 @@ from nbdojo.actions import (
 from nbdojo.agents.context import Conversation, message_chars
 from nbdojo.errors import AgentError, ConfigError, InvalidActionError
 from nbdojo.observation import truncate_middle
-from nbdojo.pricing import PriceTable
+from nbdojo.agents.pricing import PriceTable
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import nbformat
 
+from nbdojo.notebook import nbdojo_meta
 from nbdojo.actions import DEFAULT_SUBMISSION
 from nbdojo.errors import AgentError, ConfigError
 
@@ -37,7 +38,7 @@ def replay_plan(nb: nbformat.NotebookNode) -> tuple[list[dict[str, Any]], str]:
     thoughts: list[str] = []
     submit_path = DEFAULT_SUBMISSION
     for cell in nb.cells:
-        meta = cell.metadata.get("nbdojo") or {}
+        meta = nbdojo_meta(cell)
         action = meta.get("action")
         tags = set(cell.metadata.get("tags") or [])
         source = _source(cell).strip()

@@ -1,0 +1,14 @@
+"""nbdojo's command line: a thin typer app over the public functions.
+
+`app` holds the episode commands (competitions, run, kernel), `tools` the ones for people
+(watch, attach, replay, play, score, compare, export, doctor), `batch` the display of batches.
+"""
+
+from __future__ import annotations
+
+from nbdojo.cli.app import app, main
+from nbdojo.cli.tools import register
+
+register(app)
+
+__all__ = ["app", "main"]

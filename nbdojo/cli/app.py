@@ -1,0 +1,370 @@
+"""The `nbdojo` command line: a thin layer over the public functions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nbdojo.errors import NbdojoError
+
+app = typer.Typer(help="Agents solve ML competitions in a persistent Jupyter kernel.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+competitions_app = typer.Typer(help="List, inspect and prepare competitions.", no_args_is_help=True)
+kernel_app = typer.Typer(help="The nbdojo Jupyter kernel spec.", no_args_is_help=True)
+app.add_typer(competitions_app, name="competitions")
+app.add_typer(kernel_app, name="kernel")
+
+
+console = Console()
+err_console = Console(stderr=True)
+
+STATUS_STYLE = {"ok": "green", "error": "red", "timeout": "yellow", "died": "magenta", "invalid": "yellow"}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from nbdojo._version import __version__
+
+        console.print(f"nbdojo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what nbdojo does."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print nbdojo's version and exit."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+# ----- competitions ----------------------------------------------------------------------
+
+@competitions_app.command("list")
+def competitions_list() -> None:
+    """Every competition: built-in and added ones, with their size and whether their data is built."""
+    from nbdojo.competitions import is_prepared, list_competitions
+
+    specs = list_competitions()
+    table = Table(title=f"nbdojo competitions ({len(specs)} in {len({s.category for s in specs})} categories)",
+                  box=box.SIMPLE_HEAD, padding=0)
+    for col, justify in (("id", "left"), ("category", "left"), ("task", "left"), ("metric", "left"),
+                         ("train/test", "right"), ("disk", "right"), ("prepared", "left")):
+        # only a long id may wrap, so a narrow terminal still shows every other value whole
+        table.add_column(col, justify=justify, no_wrap=col != "id", overflow="fold")  # type: ignore[arg-type]
+    for spec in specs:
+        prepared = is_prepared(spec)
+        table.add_row(spec.id, spec.category, spec.task, spec.metric, _rows(spec, prepared),
+                      _human_size(_size_on_disk(spec), short=True) if prepared else "-", "yes" if prepared else "no")
+    console.print(table)
+
+
+@competitions_app.command("show")
+def competitions_show(competition: str) -> None:
+    """A competition's description and settings."""
+    from rich.markdown import Markdown
+
+    from nbdojo.competitions import data_dir, get_competition, is_prepared
+
+    spec = get_competition(competition)
+    console.print(Markdown(spec.description))
+    prepared = is_prepared(spec)
+    facts = {
+        "id": spec.id, "category": spec.category, "task": spec.task,
+        "metric": f"{spec.metric} ({'higher' if spec.higher_is_better else 'lower'} is better)",
+        "submission columns": ", ".join(spec.submission_columns), "rows (train/test)": _rows(spec, prepared),
+        "layout": spec.layout + (f" (graded by {spec.grader})" if spec.grader else ""),
+        "source": spec.source, "folder": str(spec.folder),
+        "data": f"{data_dir(spec)} ({_human_size(_size_on_disk(spec))})" if prepared else
+        f"not prepared: run `nbdojo competitions prepare {spec.id}`",
+    }
+    for key, value in facts.items():
+        console.print(f"[bold]{key}[/]: {value}", highlight=False, soft_wrap=True)
+
+
+@competitions_app.command("prepare")
+def competitions_prepare(
+    competition: Optional[list[str]] = typer.Argument(None, help="Competition ids."),
+    all_: bool = typer.Option(False, "--all", help="Prepare every competition."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if already prepared."),
+) -> None:
+    """Build competition data offline (deterministic; checksums recorded and verified)."""
+    import time
+
+    from nbdojo.competitions import get_competition, list_competitions, prepare
+
+    if all_ and competition:
+        raise NbdojoError("Name competitions to prepare, or pass --all, not both.")
+    specs = list_competitions() if all_ else [get_competition(c) for c in competition or []]
+    if not specs:
+        raise NbdojoError("Name a competition to prepare, or pass --all.")
+    with _progress() as progress:
+        task = progress.add_task("preparing", total=len(specs))
+        for spec in specs:
+            progress.update(task, description=f"preparing {spec.id}")
+            started = time.perf_counter()
+            data = prepare(spec, force=force)
+            progress.console.print(f"[green]✓[/] {spec.id:<22} {time.perf_counter() - started:6.1f}s  "
+                                   f"{_human_size(_size_on_disk(spec)):>9}  {data.public_dir}",
+                                   highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+
+@competitions_app.command("add")
+def competitions_add(
+    path: Path = typer.Argument(..., help="A competition folder in the MLE-bench or the MLE-Dojo layout."),
+    competition_id: Optional[str] = typer.Option(None, "--id", help="Register it under this id."),
+    replace: bool = typer.Option(False, "--replace", help="Re-point an id added before at this folder."),
+) -> None:
+    """Register a competition prepared on disk (MLE-bench or MLE-Dojo layout), for every later run."""
+    from nbdojo.competitions import add_competition
+
+    spec = add_competition(path, competition_id=competition_id, replace=replace)
+    console.print(f"[green]✓[/] added [bold]{spec.id}[/] ({spec.layout} layout, metric {spec.metric}, "
+                  f"{'higher' if spec.higher_is_better else 'lower'} is better, graded by {spec.grader}) "
+                  f"from {spec.folder}", highlight=False, soft_wrap=True)
+
+
+@competitions_app.command("remove")
+def competitions_remove(competition: str) -> None:
+    """Forget a competition added with `competitions add` (its files on disk stay)."""
+    from nbdojo.competitions import remove_competition
+
+    remove_competition(competition)
+    console.print(f"removed {competition}; its files on disk were left alone", highlight=False)
+
+
+@competitions_app.command("leaderboard")
+def competitions_leaderboard(competition: str, top: int = typer.Option(50, help="Rows to show.")) -> None:
+    """The reference leaderboard of a competition."""
+    from nbdojo.competitions import get_competition
+    from nbdojo.grading import load_leaderboard
+
+    spec = get_competition(competition)
+    board = load_leaderboard(spec)
+    kind = "leaderboard" if spec.is_external else "reference ladder (seeded solutions, not a human leaderboard)"
+    table = Table(title=f"{spec.id} · {kind} · {spec.metric}, {'higher' if spec.higher_is_better else 'lower'} "
+                        f"is better · {len(board)} entries")
+    table.add_column("#", justify="right")
+    for col in board.columns:
+        table.add_column(str(col))
+    for i, row in enumerate(board.head(top).itertuples(index=False), start=1):
+        table.add_row(str(i), *(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
+def _rows(spec: Any, prepared: bool) -> str:
+    """'train/test' row counts: from competition.yaml, else counted in the prepared CSV files."""
+    rows = spec.extra.get("rows")
+    if isinstance(rows, dict) and "train" in rows and "test" in rows:
+        return f"{_count(int(rows['train']))}/{_count(int(rows['test']))}"
+    if not prepared:
+        return "?"
+    from nbdojo.competitions import data_dir
+
+    counts = []
+    for name in ("train", "test"):
+        path = data_dir(spec) / "public" / spec.files[name]
+        counts.append(_count(_count_lines(path) - 1) if path.is_file() else "?")
+    return "/".join(counts)
+
+
+def _count(n: int) -> str:
+    """1234 -> '1.2k', 1000000 -> '1M': short enough for a table column."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(n)
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _size_on_disk(spec: Any) -> int:
+    from nbdojo.competitions import data_dir
+
+    total = 0
+    stack = [data_dir(spec) / "public", data_dir(spec) / "private"]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def _human_size(size: float, short: bool = False) -> str:
+    """'6.2 MB', or '6.2M' when `short`."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            number = f"{size:.0f}" if unit == "B" or size >= 100 else f"{size:.1f}"
+            return f"{number}{unit[0]}" if short else f"{number} {unit}"
+        size /= 1024
+    return f"{size:.1f}G"
+
+
+# ----- episodes --------------------------------------------------------------------------
+
+@app.command("run")
+def run(
+    competition: str,
+    agent: str = typer.Option("baseline", help="Agent: baseline, llm, or replay:NOTEBOOK."),
+    model: Optional[str] = typer.Option(None, help="Model name, for --agent llm."),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL (default: $OPENAI_BASE_URL)."),
+    mode: str = typer.Option("auto", help="llm: actions as tool calls, JSON text, or auto (tools, else JSON)."),
+    temperature: float = typer.Option(0.0, help="llm: sampling temperature."),
+    context_tokens: int = typer.Option(32000, min=1024, help="llm: tokens of conversation sent per request."),
+    max_tokens: Optional[int] = typer.Option(None, min=1, help="Token budget of the episode (prompt + completion)."),
+    out: Path = typer.Option(Path("runs"), help="Folder for the run's notebook and workspace."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Episode seed (0 or more)."),
+    max_steps: int = typer.Option(50, min=1, help="Step budget."),
+    cell_timeout: float = typer.Option(600.0, min=1, help="Seconds per cell before it is interrupted."),
+    wall_clock: float = typer.Option(4 * 3600.0, min=1, help="Seconds for the whole episode."),
+    memory_gb: float = typer.Option(8.0, min=0.1, help="Memory cap of the kernel's process tree (GiB)."),
+    gpus: Optional[str] = typer.Option(None, help="GPU indices for the kernel, e.g. '0,1' ('' for none; default all)."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
+    episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
+    workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
+) -> None:
+    """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
+    from nbdojo.env import DojoEnv
+    from nbdojo.limits import Limits
+    from nbdojo.runner import run_episode
+
+    the_agent = _make_agent(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
+                            context_tokens=context_tokens)
+    limits = Limits(max_steps=max_steps, cell_timeout_s=cell_timeout, wall_clock_s=wall_clock, max_tokens=max_tokens,
+                    memory_bytes=int(memory_gb * 1024**3))
+    if no_sandbox:
+        err_console.print("[bold red]WARNING: --no-sandbox: the agent's code can read the private answers, "
+                          "your files and the network. The run is marked unsandboxed.[/]", soft_wrap=True)
+    if episodes > 1:
+        from nbdojo.batch import plan_episodes
+        from nbdojo.cli.batch import run_batch
+
+        first = seed if seed is not None else 0
+        options = _agent_options(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
+                                 context_tokens=context_tokens)
+        plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
+                              out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus))
+        raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
+    with _exit_on_stop_signal(), DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name,
+                                         model=the_agent.model, sandbox=not no_sandbox,
+                                         gpus=_parse_gpus(gpus)) as env:
+        _ = env.data  # prepares the competition on first use, before the progress display starts
+        with _progress() as progress:
+            task = progress.add_task(f"{competition} · starting kernel", total=max_steps)
+
+            def on_step(obs: str, info: dict[str, Any]) -> None:
+                style = STATUS_STYLE.get(info["status"], "white")
+                took = f"{info['duration_s']:.1f}s" if "duration_s" in info else ""
+                progress.console.print(f"  {info['step']:>3}  {info['action']:<15} [{style}]{info['status']:<8}[/] "
+                                       f"{took:>7}  {info.get('summary', '')}")
+                progress.update(task, completed=info["step"], description=f"{competition} · step {info['step']}")
+
+            result = run_episode(env, the_agent, seed=seed, on_step=on_step)
+    if result.score is None:
+        console.print("[yellow]No valid submission was graded.[/]")
+    else:
+        console.print(f"[bold]score[/] {result.score:.6g} ({result.final.get('metric')}) · "
+                      f"position {result.position}/{result.final.get('leaderboard_size', 0) + 1} · "
+                      f"HumanRank {result.human_rank:.1%} · medal {result.medal}")
+    console.print(f"[bold]notebook[/] {result.notebook}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _exit_on_stop_signal() -> Iterator[None]:
+    """SIGTERM ends `run` as Ctrl-C does: the episode's notebook is closed, marked interrupted; then one
+    line and exit code 128 + the signal's number (130, 143)."""
+    from nbdojo.runner import EpisodeInterrupted, stop_signals_interrupt
+
+    try:
+        with stop_signals_interrupt():
+            yield
+    except EpisodeInterrupted as exc:
+        err_console.print(f"[yellow]interrupted ({exc.signal_name})[/]: the episode's notebook was closed",
+                          highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _parse_gpus(text: str | None) -> list[int] | None:
+    from nbdojo.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--gpus takes comma-separated GPU indices such as '0,1', not {text!r}.") from None
+
+
+def _make_agent(spec: str, *, model: str | None, base_url: str | None, mode: str, temperature: float,
+                context_tokens: int) -> Any:
+    """`baseline`, `llm` (checked against its server before any kernel starts) or `replay:PATH`."""
+    from nbdojo.agents import agent_from_spec
+
+    options = _agent_options(spec, model=model, base_url=base_url, mode=mode, temperature=temperature,
+                             context_tokens=context_tokens)
+    agent = agent_from_spec(spec, **options)
+    if spec == "llm":
+        agent.check_connection()
+    return agent
+
+
+def _agent_options(spec: str, **options: Any) -> dict[str, Any]:
+    """The llm agent's options from the CLI; other agents take none."""
+    return options if spec == "llm" else {}
+
+
+# ----- kernel ----------------------------------------------------------------------------
+
+@kernel_app.command("install")
+def kernel_install(
+    user: bool = typer.Option(True, "--user/--sys-prefix", help="Install for this user or into the environment."),
+) -> None:
+    """Install the nbdojo kernel spec so JupyterLab can start it."""
+    import sys as _sys
+
+    from nbdojo.kernel.session import install_kernelspec
+
+    path = install_kernelspec(user=user, prefix=None if user else _sys.prefix)
+    console.print(f"installed the nbdojo kernel spec in {path}")
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage errors exit 2 (Typer's message); nbdojo errors print one red line and exit 1."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except (NbdojoError, ValueError) as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+    return 0
+

@@ -1,0 +1,276 @@
+"""The `watch`, `attach`, `replay`, `play`, `score`, `compare`, `export` and `doctor` commands.
+
+`register(app)` adds them to nbdojo's CLI.
+
+`nbdojo.cli` registers them on the app when it is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import webbrowser
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from nbdojo.notebook import nbdojo_meta
+
+
+console = Console()
+err_console = Console(stderr=True)
+COMMANDS = ("watch", "attach", "replay", "play", "score", "compare", "export", "doctor")
+
+
+def _sigterm_as_interrupt() -> None:
+    """A SIGTERM (a service manager, a test) ends a long-running command as Ctrl-C does: cleanly."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def watch(
+    root: Path = typer.Argument(Path("runs"), help="The runs folder (nbdojo run --out)."),
+    port: Optional[int] = typer.Option(None, help="Port on 127.0.0.1 (default: a free one)."),
+    token: Optional[str] = typer.Option(None, help="Access token (default: a random one)."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in a web browser."),
+    poll: float = typer.Option(0.5, min=0.1, help="Seconds between checks of the notebooks on disk."),
+) -> None:
+    """JupyterLab on the runs: notebooks update live as agents work; their kernels are listed and attachable."""
+    from nbdojo.tools.watch import Watch
+
+    _sigterm_as_interrupt()
+    watcher = Watch(root, port=port, token=token, poll_interval=poll)
+    with console.status("starting JupyterLab"):
+        watcher.start()
+    try:
+        console.print(f"[bold]Watching[/] {watcher.root}", soft_wrap=True)
+        console.print(f"[bold]JupyterLab[/] {watcher.lab.url}", soft_wrap=True, highlight=False)
+        console.print("Open a run's trajectory.ipynb: it updates as the agent works. Live episode kernels are "
+                      "listed under Running Kernels (named after their run); attach a console to one to inspect "
+                      "the agent's variables, or use `nbdojo attach RUN`. Ctrl-C stops.", soft_wrap=True)
+        if open_browser:
+            webbrowser.open(watcher.lab.url)
+        code = watcher.lab.wait()
+        if code:
+            err_console.print(f"[red]JupyterLab exited with code {code}[/]\n{watcher.lab.log_tail()}")
+            raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping JupyterLab (episode kernels keep running)")
+    finally:
+        watcher.stop()
+
+
+def attach(
+    run: str = typer.Argument(..., help="A run folder, its notebook, or a run name under --root."),
+    root: Path = typer.Option(Path("runs"), help="Where to look for a run given by name."),
+    simple_prompt: bool = typer.Option(False, "--simple-prompt", help="A plain prompt (no terminal features)."),
+) -> None:
+    """A terminal console on a live episode's kernel (`jupyter console --existing`); leaving it keeps the kernel."""
+    from nbdojo.tools.watch import attach_console, find_run, live_kernel
+
+    kernel = live_kernel(find_run(run, root))
+    err_console.print(f"Attached to the kernel of {kernel.name}: its variables are the agent's. Leave with "
+                      "Ctrl-D or `exit`: the episode's kernel keeps running. Avoid long computations, which "
+                      "delay the agent's next cell.", soft_wrap=True)
+    attach_console(kernel.connection_file, ["--simple-prompt"] if simple_prompt else [])
+
+
+def replay(
+    notebook: Path = typer.Argument(..., help="A trajectory or a person's notebook."),
+    competition: Optional[str] = typer.Option(None, help="Registered competition id, if the notebook does not say "
+                                                          "(nbdojo's record of a play or run decides)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Replayed notebook (default: NAME.replay.ipynb next to it)."),
+    tolerance: float = typer.Option(1e-4, min=0, help="How far the replayed score may be from the recorded one."),
+    cell_timeout: Optional[float] = typer.Option(None, min=1, help="Seconds per cell, to tighten the recorded limit "
+                                                                   "(never past nbdojo's default)."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fidelity report as JSON."),
+) -> None:
+    """Re-execute a notebook with papermill in a fresh sandboxed kernel, regrade it, and report its fidelity.
+    The competition and caps come from nbdojo's record of the play or run, each cap at most nbdojo's default.
+    Exits 1 if the score is not reproduced."""
+    from nbdojo.tools.replay import replay_notebook
+
+    with console.status(f"replaying {notebook.name}"):
+        report = replay_notebook(notebook, competition=competition, output=output, tolerance=tolerance,
+                                 cell_timeout=cell_timeout, sandbox=not no_sandbox)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        table = Table(title=f"replay of {notebook}", title_justify="left")
+        for col in ("cell", "step", "recorded", "replayed", "outputs"):
+            table.add_column(col)
+        table.add_column("code", no_wrap=True, overflow="ellipsis")
+        for c in report.cells:
+            same = {True: "[green]same[/]", False: "[red]differ[/]", None: "—"}[c.outputs_match]
+            style = "" if c.status_match else "[red]"
+            table.add_row(str(c.index), "" if c.step is None else str(c.step), c.recorded,
+                          f"{style}{c.replayed}", same, c.summary[:60])
+        console.print(table)
+        console.print(report.summary(), soft_wrap=True, highlight=False)
+    if not report.score_reproduced:
+        raise typer.Exit(1)
+
+
+def play(
+    competition: str = typer.Argument(..., help="Competition id."),
+    name: Optional[str] = typer.Option(None, help="Your name (default: $USER)."),
+    out: Path = typer.Option(Path("plays"), help="Folder for the play folder (notebook + workspace)."),
+    seed: Optional[int] = typer.Option(0, min=0, help="Seed written into the notebook's parameters (0 or more)."),
+    memory_gb: float = typer.Option(8.0, min=0.1, help="Memory cap of the kernel's process tree (GiB)."),
+    open_lab: bool = typer.Option(False, "--open", help="Start JupyterLab on the notebook."),
+    port: Optional[int] = typer.Option(None, help="--open: port on 127.0.0.1."),
+    browser: bool = typer.Option(True, "--browser/--no-browser", help="--open: open a web browser too."),
+) -> None:
+    """A starter notebook for a person, on the same sandboxed kernel, limits and data view as agents."""
+    from nbdojo.limits import Limits
+    from nbdojo.tools.play import play as make_play
+
+    result = make_play(competition, out=out, name=name, seed=seed, limits=Limits(memory_bytes=int(memory_gb * 1024**3)))
+    console.print(f"[bold]notebook[/]  {result.notebook}", soft_wrap=True)
+    console.print(f"[bold]workspace[/] {result.workspace}", soft_wrap=True)
+    console.print(f"[bold]kernel[/]    {result.kernel_name} (sandboxed; installed in {result.kernelspec_dir})",
+                  soft_wrap=True)
+    console.print(f"When your submission.csv is written: [bold]nbdojo score {result.notebook}[/]", soft_wrap=True)
+    if not open_lab:
+        return
+    from nbdojo.tools.watch import LabServer
+
+    _sigterm_as_interrupt()
+    lab = LabServer(result.notebook.parent, port=port, allowed_kernelspecs=[result.kernel_name],
+                    default_url=f"/lab/tree/{result.notebook.name}")
+    with console.status("starting JupyterLab"):
+        lab.start()
+    try:
+        url = lab.notebook_url(result.notebook)
+        console.print(f"[bold]JupyterLab[/] {url}", soft_wrap=True, highlight=False)
+        if browser:
+            webbrowser.open(url)
+        lab.wait()
+    except KeyboardInterrupt:
+        console.print("stopping JupyterLab")
+    finally:
+        lab.stop()
+
+
+def score(
+    notebook: Path = typer.Argument(..., help="The person's notebook, where nbdojo play made it."),
+    name: Optional[str] = typer.Option(None, help="Participant name (default: the notebook's, else $USER)."),
+    competition: Optional[str] = typer.Option(None, help="Competition id (must be the one nbdojo recorded for the "
+                                                          "play)."),
+) -> None:
+    """Grade a person's submission, append the scorer cell and record the run's metadata in the notebook.
+    The workspace and competition are those nbdojo recorded for the play, never the notebook's parameters."""
+    from nbdojo.tools.play import read_notebook, score as score_notebook
+    from nbdojo.trajectory import VERIFIED, verification
+
+    before = read_notebook(notebook) if notebook.is_file() else None
+    claimed = before is not None and (nbdojo_meta(before)).get("final")
+    earlier = verification(before) if claimed else None
+    result = score_notebook(notebook, name=name, competition=competition)
+    if earlier is not None and earlier != VERIFIED:
+        console.print(f"[yellow]The notebook's earlier result was unverified ({earlier}): replaced by this grade.[/]",
+                      soft_wrap=True, highlight=False)
+    now = verification(read_notebook(result.notebook))
+    if now != VERIFIED:  # the grade just written must read back as nbdojo's
+        err_console.print(f"[red]error:[/] the grade written to {result.notebook} does not verify ({now}).",
+                          soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    console.print(result.report, highlight=False)
+    wall = "?" if result.wall_time_s is None else f"{result.wall_time_s:.0f} s"
+    console.print(f"[bold]{result.participant}[/] · {result.cells_run} cells run · {result.errors} errors · "
+                  f"wall time {wall} (from {result.timing}) · "
+                  f"{'sandboxed kernel' if result.sandboxed else '[yellow]not the sandboxed play kernel[/]'}",
+                  soft_wrap=True)
+    console.print(f"[bold]notebook[/] {result.notebook} (result signed: verified)", soft_wrap=True)
+
+
+def compare(
+    paths: list[Path] = typer.Argument(..., help="Folders (or notebooks) of agent runs and people's notebooks."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML report."),
+) -> None:
+    """One report across people and agents: scores, HumanRank, medals, steps, time, tokens; charts in HTML."""
+    from nbdojo.tools.compare import collect, render_html, summary_table
+
+    t0 = time.monotonic()
+    runs = collect(paths)
+    if not runs:
+        err_console.print("[red]error:[/] no nbdojo notebooks (trajectories or scored plays) found in "
+                          + ", ".join(map(str, paths)), soft_wrap=True)
+        raise typer.Exit(1)
+    for table in summary_table(runs):
+        console.print(table)
+    render_html(runs, output)
+    console.print(f"[bold]report[/] {output.resolve()} ({len(runs)} runs, {time.monotonic() - t0:.1f} s)",
+                  soft_wrap=True)
+
+
+def export(
+    paths: list[Path] = typer.Argument(..., help="Trajectory notebooks, or folders of runs (nbdojo run --out)."),
+    fmt: str = typer.Option("sft", "--format", "-f", help="sft (chat with tool calls) or rl (steps and rewards)."),
+    output: Path = typer.Option(Path("trajectories.jsonl"), "--output", "-o", help="The JSON-lines file to write."),
+    min_human_rank: float = typer.Option(0.0, min=0.0, max=1.0, help="Keep episodes with HumanRank at least this."),
+    submitted_only: bool = typer.Option(False, "--submitted-only", help="Keep only episodes that submitted."),
+    verified_only: bool = typer.Option(False, "--verified-only",
+                                       help="Keep only episodes whose grade nbdojo signed (metadata.verified)."),
+) -> None:
+    """Trajectories as training data: one JSON line per episode, rebuilt turn by turn from the notebooks."""
+    from nbdojo.tools.export import export as export_runs
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        err_console.print(f"[red]error:[/] not found: {', '.join(missing)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    counts = export_runs(paths, output, fmt=fmt, min_human_rank=min_human_rank, submitted_only=submitted_only,
+                         verified_only=verified_only)
+    console.print(f"[bold]{counts['written']} episodes[/] written to {output.resolve()} ({fmt}) · "
+                  f"{counts['filtered']} filtered out · {counts['skipped']} notebooks skipped "
+                  "(not trajectories with kept observations)", soft_wrap=True, highlight=False)
+    if counts["unverified"]:
+        err_console.print(f"[yellow]warning:[/] {counts['unverified']} of them unverified (a grade nbdojo did not "
+                          "sign for its notebook: metadata.verified is false); --verified-only drops them.",
+                          soft_wrap=True, highlight=False)
+
+
+def doctor(
+    kernel: bool = typer.Option(True, "--kernel/--no-kernel", help="Also start a sandboxed kernel and probe it."),
+    gpus: Optional[str] = typer.Option(None, help="GPU indices to give the probe kernel, e.g. '0,1' "
+                                                  "(default: all; '' for none)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """What this machine gives an agent's kernel: sandbox, caps, GPUs, and a probe from inside a real kernel."""
+    from nbdojo.cli.app import _parse_gpus
+    from nbdojo.tools.doctor import host_checks, kernel_checks, probe_kernel
+
+    checks = host_checks()
+    found = None
+    if kernel and all(c.ok is not False for c in checks if c.name == "sandbox"):
+        with console.status("starting a sandboxed kernel and probing it"):
+            found = probe_kernel(gpus=_parse_gpus(gpus))
+        checks += kernel_checks(found)
+    if as_json:
+        console.print_json(json.dumps({"checks": [c.__dict__ for c in checks], "kernel": found}))
+    else:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        for check in checks:
+            mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]note[/]"}[check.ok]
+            table.add_row(mark, f"[bold]{check.name}[/]", check.detail)
+        console.print(table)
+    if any(c.ok is False for c in checks):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to nbdojo's typer app (once)."""
+    existing = {c.name for c in app.registered_commands}
+    for name in COMMANDS:
+        if name not in existing:
+            app.command(name)(globals()[name])
+
+

@@ -1,0 +1,181 @@
+"""Reference rungs for click-through: click rates by field, hashed linear models, boosted encodings.
+
+Everything is vectorised over the million rows: each hashed field is factorised once, then
+encoded by its count (train and test together) and by its click rate (smoothed towards the
+mean; out-of-fold on train so no row sees its own click). Models train on growing samples of
+the rows so the whole ladder runs in a few minutes on a laptop.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction import FeatureHasher
+from sklearn.linear_model import SGDClassifier
+
+from nbdojo.competitions import CompetitionData, ladder
+
+ID, TARGET = "id", "click"
+FIELDS = ["banner_pos", "site_id", "site_category", "app_id", "app_category", "device_model", "device_type",
+          "device_conn_type", "user_id", "creative_id", "banner_width", "c18", "c21", "hour_of_day"]
+HIGH = ["site_id", "app_id", "device_model", "user_id", "creative_id", "c21"]
+FOLDS = 5
+
+
+@functools.lru_cache(maxsize=1)
+def _encoded(folder: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Series]:
+    train = pd.read_csv(f"{folder}/train.csv", dtype=str)
+    test = pd.read_csv(f"{folder}/test.csv", dtype=str)
+    y = train.pop(TARGET).astype(int).to_numpy()
+    both = pd.concat([train, test], ignore_index=True)
+    n = len(train)
+    hour = both["hour"].astype(int)
+    both["hour_of_day"] = (hour % 100).astype(str)
+    fold = np.arange(n) % FOLDS
+    prior = y.mean()
+    features = {"hour_of_day": (hour % 100).to_numpy(float), "day": (hour // 100 % 100).to_numpy(float)}
+    for field in FIELDS:
+        codes, uniques = pd.factorize(both[field])
+        size = len(uniques)
+        features[f"{field}_count"] = np.bincount(codes, minlength=size)[codes].astype(float)
+        train_codes = codes[:n]
+        clicks = np.bincount(train_codes, weights=y, minlength=size)
+        shows = np.bincount(train_codes, minlength=size).astype(float)
+        rate = np.empty(len(both))
+        rate[n:] = (clicks[codes[n:]] + 20 * prior) / (shows[codes[n:]] + 20)
+        for k in range(FOLDS):
+            rows = fold == k
+            fold_clicks = np.bincount(train_codes[rows], weights=y[rows], minlength=size)
+            fold_shows = np.bincount(train_codes[rows], minlength=size)
+            other_clicks, other_shows = clicks - fold_clicks, shows - fold_shows
+            rate[:n][rows] = (other_clicks[train_codes[rows]] + 20 * prior) / (other_shows[train_codes[rows]] + 20)
+        features[f"{field}_rate"] = rate
+        if field not in HIGH:
+            features[f"{field}_code"] = codes.astype(float)
+    frame = pd.DataFrame(features)
+    return frame.iloc[:n].reset_index(drop=True), y, frame.iloc[n:].reset_index(drop=True), test[ID]
+
+
+def _load(data: CompetitionData) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Series]:
+    return _encoded(str(data.public_dir))
+
+
+def _submit(data: CompetitionData, p: np.ndarray) -> pd.DataFrame:
+    ids = _load(data)[3]
+    return pd.DataFrame({ID: ids, TARGET: np.clip(p, 1e-6, 1 - 1e-6)})
+
+
+def _constant(data: CompetitionData) -> pd.DataFrame:
+    _, y, X_test, _ = _load(data)
+    return _submit(data, np.full(len(X_test), y.mean()))
+
+
+def _random(data: CompetitionData, seed: int) -> pd.DataFrame:
+    _, _, X_test, _ = _load(data)
+    return _submit(data, np.random.default_rng(seed).random(len(X_test)))
+
+
+def _rate_of(data: CompetitionData, field: str) -> pd.DataFrame:
+    _, _, X_test, _ = _load(data)
+    return _submit(data, X_test[f"{field}_rate"].to_numpy())
+
+
+def _naive_sum(data: CompetitionData, shrink: float) -> pd.DataFrame:
+    """Add up each field's log-odds lift over the mean (naive Bayes in logit space), shrunk."""
+    _, y, X_test, _ = _load(data)
+    base = np.log(y.mean() / (1 - y.mean()))
+    rates = np.clip(X_test[[f"{f}_rate" for f in FIELDS]].to_numpy(), 1e-4, 1 - 1e-4)
+    logit = base + shrink * (np.log(rates / (1 - rates)) - base).sum(axis=1)
+    return _submit(data, 1 / (1 + np.exp(-logit)))
+
+
+def _sample(n: int, fraction: float, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).permutation(n)[: int(fraction * n)])
+
+
+@functools.lru_cache(maxsize=1)
+def _hashed(folder: str) -> tuple:
+    train = pd.read_csv(f"{folder}/train.csv", dtype=str, usecols=lambda c: c not in (ID, TARGET))
+    test = pd.read_csv(f"{folder}/test.csv", dtype=str, usecols=lambda c: c != ID)
+    hasher = FeatureHasher(n_features=2**20, input_type="string", alternate_sign=False)
+
+    def tokens(frame: pd.DataFrame) -> list[list[str]]:
+        frame = frame.assign(hour=frame["hour"].str[-2:])
+        columns = [f"{c}=" + frame[c] for c in frame.columns]
+        return [list(row) for row in zip(*columns, strict=True)]
+
+    return hasher.transform(tokens(train)), hasher.transform(tokens(test))
+
+
+def _linear(data: CompetitionData, fraction: float, alpha: float) -> pd.DataFrame:
+    X, X_test = _hashed(str(data.public_dir))
+    _, y, _, _ = _load(data)
+    rows = _sample(X.shape[0], fraction, 0)
+    model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=5, tol=None, random_state=0)
+    model.fit(X[rows], y[rows])
+    return _submit(data, model.predict_proba(X_test)[:, 1])
+
+
+def _columns(X: pd.DataFrame, without: tuple[str, ...], kinds: tuple[str, ...]) -> list[str]:
+    """The encodings (`_count`, `_rate`, `_code`) of `kinds`, leaving out the fields `without`."""
+    return [c for c in X.columns if c in ("hour_of_day", "day")
+            or (c.rsplit("_", 1)[-1] in kinds and not any(c.startswith(f"{w}_") for w in without))]
+
+
+@functools.lru_cache(maxsize=16)
+def _boosted(folder: str, fraction: float, seed: int, tuned: bool, without: tuple[str, ...],
+             kinds: tuple[str, ...]) -> np.ndarray:
+    X, y, X_test, _ = _encoded(folder)
+    columns = _columns(X, without, kinds)
+    rows = _sample(len(y), fraction, seed)
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.1 if tuned else 0.15, max_iter=200 if tuned else 100, max_leaf_nodes=63 if tuned else 31,
+        min_samples_leaf=200 if tuned else 20, l2_regularization=1.0 if tuned else 0.0,
+        early_stopping=tuned, validation_fraction=0.05, n_iter_no_change=20, random_state=seed)
+    model.fit(X.loc[rows, columns], y[rows])
+    return model.predict_proba(X_test[columns])[:, 1]
+
+
+def _boost(data: CompetitionData, fraction: float = 1.0, seed: int = 0, tuned: bool = False,
+           without: tuple[str, ...] = (), kinds: tuple[str, ...] = ("count", "rate", "code")) -> pd.DataFrame:
+    return _submit(data, _boosted(str(data.public_dir), fraction, seed, tuned, without, kinds))
+
+
+def rungs(data: CompetitionData) -> list[ladder.Rung]:
+    p = functools.partial
+    Rung = ladder.Rung
+    out = [
+        Rung("constant", "the training click rate", submit=_constant),
+        Rung("random", "uniformly random probabilities", submit=p(_random, seed=0)),
+    ]
+    for field in ("banner_pos", "hour_of_day", "device_model", "site_id", "creative_id", "user_id"):
+        out.append(Rung(f"rate_{field}", f"smoothed click rate of the impression's {field}",
+                        submit=p(_rate_of, field=field)))
+    for shrink in (1.0, 0.5, 0.3):
+        out.append(Rung(f"naive_logit_sum_{shrink:g}", f"sum of per-field log-odds lifts, shrunk by {shrink:g}",
+                        submit=p(_naive_sum, shrink=shrink)))
+    for fraction in (0.01, 0.1, 1.0):
+        out.append(Rung(f"hashed_linear_{round(fraction * 100)}pct", "logistic regression on hashed one-hot fields",
+                        submit=p(_linear, fraction=fraction, alpha=1e-4), fraction=fraction))
+    out.append(Rung("hashed_linear_weak_l2", "logistic regression on hashed fields, weak L2 (over-fits)",
+                    submit=p(_linear, fraction=1.0, alpha=1e-6)))
+    for fraction in (0.01, 0.05, 0.2, 0.5, 1.0):
+        out.append(Rung(f"hgb_{round(fraction * 100)}pct", "gradient boosting on count and click-rate encodings",
+                        submit=p(_boost, fraction=fraction), fraction=fraction))
+    out += [
+        Rung("hgb_no_user", "gradient boosting without the user's history, 20% of the rows",
+             submit=p(_boost, fraction=0.2, without=("user_id",)), fraction=0.2),
+        Rung("hgb_no_rates", "gradient boosting on counts and low-cardinality codes only, 20% of the rows",
+             submit=p(_boost, fraction=0.2, kinds=("count", "code")), fraction=0.2),
+        Rung("hgb_tuned", "tuned gradient boosting (lr 0.1, bigger trees, early stopping), 50% of the rows",
+             submit=p(_boost, fraction=0.5, tuned=True), fraction=0.5),
+        Rung("hgb_tuned_seed1", "tuned gradient boosting, another 50% of the rows",
+             submit=p(_boost, fraction=0.5, tuned=True, seed=1), fraction=0.5, seed=1),
+        Rung("ensemble_tuned", "mean of two tuned boosters", blend=("hgb_tuned", "hgb_tuned_seed1")),
+        Rung("ensemble_tuned_linear", "mean of tuned booster and hashed linear model",
+             blend=("hgb_tuned", "hashed_linear_100pct")),
+    ]
+    return out

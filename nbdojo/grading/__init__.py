@@ -1,0 +1,43 @@
+"""Grading: validating a submission, scoring it on the hidden answers, placing it on the leaderboard, signing it.
+
+grader       validation and scoring of nbdojo's competitions; `grade` (the scorer cell's entry point)
+submission   the one trusted reader from a workspace to the grader
+leaderboard  position, HumanRank and medals (a leaf); metrics: the metric table (a leaf)
+external     competitions added in the MLE-bench / MLE-Dojo layouts, graded by their own graders
+signing      HMAC signatures over grades
+
+Names are imported on first use, so `nbdojo.grading.metrics` stays a leaf that the competition
+specs can import without loading the grader.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Grade": "nbdojo.grading.leaderboard",
+    "MEDALS": "nbdojo.grading.leaderboard",
+    "human_rank": "nbdojo.grading.leaderboard",
+    "medal": "nbdojo.grading.leaderboard",
+    "medal_thresholds": "nbdojo.grading.leaderboard",
+    "position": "nbdojo.grading.leaderboard",
+    "METRICS": "nbdojo.grading.metrics",
+    "Metric": "nbdojo.grading.metrics",
+    "average_precision_at_k": "nbdojo.grading.metrics",
+    "ranked_items": "nbdojo.grading.metrics",
+    "grade": "nbdojo.grading.grader",
+    "grade_workspace_file": "nbdojo.grading.grader",
+    "load_leaderboard": "nbdojo.grading.grader",
+    "score_submission": "nbdojo.grading.grader",
+    "validate_submission": "nbdojo.grading.grader",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbdojo.grading' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,178 @@
+"""Trajectory notebooks as training data: SFT conversations and RL episodes, one JSON line each.
+
+A trajectory keeps, on each step's cell, the observation the agent got back, the budget left
+and the action's arguments (code is the cell's source, reasoning the markdown cell above it);
+its metadata keeps the first observation, the competition as the agent was shown it and the
+budget at the start. From these an episode is rebuilt turn by turn:
+
+- `sft`: the conversation as nbdojo's LLM agent holds it (its system prompt, the tools, each
+  thought and tool call, each observation with its budget footer), in the chat format with
+  `tools` that OpenAI-compatible fine-tuning takes;
+- `rl`: the prompt, then per step the action, observation, status and reward (0 until the
+  last step, then HumanRank, as the env gives it), with the episode's final grade.
+
+Notebooks written before nbdojo kept observations, and people's notebooks, are skipped and counted.
+Every record's metadata says whether its grade is `verified` (signed by nbdojo for that notebook,
+see `nbdojo.grading.signing`); `verified_only` keeps only those.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from nbdojo.notebook import nbdojo_meta
+from nbdojo.trajectory import VERIFIED, find_notebooks, verification
+
+FORMATS = ("sft", "rl")
+
+
+@dataclass
+class Step:
+    step: int
+    action: dict[str, Any]  # {"action": name, **arguments}, code included
+    thought: str | None
+    observation: str
+    status: str
+    budget: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Episode:
+    path: Path
+    meta: dict[str, Any]
+    first_observation: str
+    steps: list[Step]
+    trust: str = VERIFIED  # or why the grade is not believed (nbdojo.trajectory.verification)
+
+    @property
+    def verified(self) -> bool:
+        return self.trust == VERIFIED
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return dict(self.meta.get("final") or {})
+
+    def summary(self) -> dict[str, Any]:
+        final = self.final
+        return {"competition": self.meta.get("competition"), "agent": self.meta.get("agent"),
+                "model": self.meta.get("model"), "seed": self.meta.get("seed"), "score": final.get("score"),
+                "human_rank": final.get("human_rank"), "medal": final.get("medal"), "how": final.get("how"),
+                "steps": len(self.steps), "verified": self.verified, "notebook": str(self.path)}
+
+
+def read_episode(path: Path) -> Episode | None:
+    """The agent's side of a trajectory notebook; None if it is not one with kept observations."""
+    nb = nbformat.read(str(path), as_version=4)
+    meta = dict(nbdojo_meta(nb))
+    if "reset_observation" not in meta:
+        return None
+    steps: dict[int, Step] = {}
+    thoughts: dict[int, str] = {}
+    for cell in nb.cells:
+        cell_meta = nbdojo_meta(cell)
+        step, name = cell_meta.get("step"), cell_meta.get("action")
+        if not isinstance(step, int) or step < 1:
+            continue
+        if name == "thought":
+            thoughts[step] = cell.source
+        elif "observation" in cell_meta:
+            action = {"action": name, **dict(cell_meta.get("args") or {})}
+            if name == "execute_code":
+                action["code"] = cell.source
+            elif name == "invalid":
+                action = {"action": "invalid", "raw": cell_meta.get("raw")}
+            steps[step] = Step(step, action, thoughts.get(step), cell_meta["observation"],
+                               str(cell_meta.get("status", "ok")), dict(cell_meta.get("budget") or {}))
+    return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)], verification(nb))
+
+
+def episodes(paths: list[Path]) -> tuple[list[Episode], int]:
+    """Every trajectory with kept observations under the paths, and how many notebooks were skipped."""
+    found, skipped = [], 0
+    for root in paths:
+        for path in find_notebooks(Path(root)):
+            try:
+                episode = read_episode(path)
+            except (OSError, ValueError, nbformat.ValidationError):
+                episode = None
+            if episode is None:
+                skipped += 1
+            else:
+                found.append(episode)
+    return found, skipped
+
+
+def _prompt(episode: Episode) -> list[dict[str, Any]]:
+    from nbdojo.agents.llm import system_prompt
+
+    start = dict(episode.meta.get("reset_info") or {})
+    system = system_prompt(dict(start.get("spec") or {}), dict(start.get("budget") or {}), "tools")
+    return [{"role": "system", "content": system}, {"role": "user", "content": episode.first_observation}]
+
+
+def sft_record(episode: Episode, *, observation_chars: int | None = None) -> dict[str, Any]:
+    """The episode as the LLM agent's chat, tool calls and all (no summarised context: every turn verbatim).
+
+    Observations are cut in the middle to `observation_chars`, as the agent cuts them (its default
+    when None)."""
+    from nbdojo.actions import tool_schemas
+    from nbdojo.agents.llm import MAX_OUTPUT_CHARS, budget_footer
+    from nbdojo.observation import truncate_middle
+
+    limit = observation_chars or MAX_OUTPUT_CHARS
+    messages = _prompt(episode)
+    for step in episode.steps:
+        call_id = f"call_{step.step}"
+        content = truncate_middle(step.observation, limit)
+        content += f"\n\n{budget_footer(step.budget)}" if step.budget else ""
+        if step.action["action"] == "invalid":  # a reply with no usable action, answered as a user turn
+            raw = step.action.get("raw")
+            reply = raw.get("reply") if isinstance(raw, dict) and "reply" in raw else json.dumps(raw)
+            messages += [{"role": "assistant", "content": step.thought or reply}, {"role": "user", "content": content}]
+            continue
+        arguments = {k: v for k, v in step.action.items() if k != "action"}
+        messages.append({"role": "assistant", "content": step.thought,
+                         "tool_calls": [{"id": call_id, "type": "function",
+                                         "function": {"name": step.action["action"],
+                                                      "arguments": json.dumps(arguments)}}]})
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
+    return {"messages": messages, "tools": tool_schemas(), "metadata": episode.summary()}
+
+
+def rl_record(episode: Episode) -> dict[str, Any]:
+    """The episode as states, actions and rewards: 0 per step, HumanRank on the last (the env's reward)."""
+    final = episode.final
+    reward = float(final.get("human_rank") or 0.0) if final else 0.0
+    steps = [{"step": s.step, "thought": s.thought, "action": s.action, "observation": s.observation,
+              "status": s.status, "reward": 0.0} for s in episode.steps]
+    if steps:
+        steps[-1]["reward"] = reward
+    return {"prompt": _prompt(episode), "steps": steps, "reward": reward,
+            "terminated": final.get("how") == "submitted", "final": final, "metadata": episode.summary()}
+
+
+def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank: float = 0.0,
+           submitted_only: bool = False, verified_only: bool = False) -> dict[str, int]:
+    """Write one JSON line per kept episode; counts of written, filtered out and skipped notebooks, and how
+    many of the written ones are unverified."""
+    if fmt not in FORMATS:
+        from nbdojo.errors import ConfigError
+
+        raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
+    found, skipped = episodes(paths)
+    kept = [e for e in found if float(e.final.get("human_rank") or 0.0) >= min_human_rank
+            and (not submitted_only or e.final.get("how") == "submitted") and (not verified_only or e.verified)]
+    make = sft_record if fmt == "sft" else rl_record
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for episode in kept:
+            fh.write(json.dumps(make(episode), ensure_ascii=False) + "\n")
+    tmp.replace(output)  # a reader never sees half a file
+    return {"written": len(kept), "filtered": len(found) - len(kept), "skipped": skipped,
+            "unverified": sum(not e.verified for e in kept)}

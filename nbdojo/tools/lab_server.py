@@ -1,0 +1,102 @@
+"""nbdojo's JupyterLab servers: which kernels they may start (none in watch, only the play's sandboxed one in
+play) and their command line (no terminals, a read-only extension manager, the link-refusing contents manager).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
+from traitlets import List, Unicode
+
+__all__ = ["AttachOnlyKernelManager", "NoKernelSpecs", "SandboxOnlyKernelManager", "server_args"]
+
+
+# ----- kernels ----------------------------------------------------------------------------------
+
+class NoKernelSpecs(KernelSpecManager):  # type: ignore[misc]
+    """No kernel spec is listed or found: JupyterLab offers no kernel to start (watch)."""
+
+    def find_kernel_specs(self) -> dict[str, str]:
+        return {}
+
+    def get_kernel_spec(self, kernel_name: str) -> Any:
+        raise NoSuchKernel(kernel_name)
+
+    def get_all_specs(self) -> dict[str, Any]:
+        return {}
+
+
+class AttachOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
+    """Starts no kernel: sessions and consoles may only use kernels already running (watch's published, still
+    sandboxed episode kernels). So no notebook, not even an agent's trajectory, runs on an unconfined host kernel."""
+
+    async def _async_start_kernel(self, *, kernel_id: str | None = None, path: str | None = None,
+                                  **kwargs: Any) -> str:
+        if kernel_id is not None and kernel_id in self:
+            started: str = await super()._async_start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+            return started
+        raise web.HTTPError(403, "This JupyterLab starts no kernel: it shows the runs read-only. Connect a notebook "
+                                 "or console to a live episode's kernel (Running Kernels), or use `nbdojo attach`.")
+
+    start_kernel = _async_start_kernel  # type: ignore[assignment]
+
+
+class SandboxOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
+    """Starts only the kernel specs in `allowed_kernels`, and only if they run nbdojo's sandbox launcher (play):
+    any other name, `python3` included, is refused instead of starting a kernel on the host."""
+
+    allowed_kernels = List(Unicode(), config=True, help="The kernel spec names this server may start.")
+
+    async def _async_start_kernel(self, *, kernel_id: str | None = None, path: str | None = None,
+                                  **kwargs: Any) -> str:
+        if kernel_id is None or kernel_id not in self:
+            name = kwargs.get("kernel_name") or self.default_kernel_name
+            self._check_sandboxed(name)
+            kwargs["kernel_name"] = name
+        started: str = await super()._async_start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+        return started
+
+    start_kernel = _async_start_kernel  # type: ignore[assignment]
+
+    def _check_sandboxed(self, name: str) -> None:
+        from nbdojo.tools.play import _policy_index
+
+        refused = web.HTTPError(403, f"The kernel {name!r} is not this play's sandboxed kernel: this JupyterLab "
+                                     f"starts only {', '.join(self.allowed_kernels) or 'none'}.")
+        if name not in self.allowed_kernels:
+            raise refused
+        try:
+            spec = self.kernel_spec_manager.get_kernel_spec(name)
+        except NoSuchKernel:
+            raise refused from None
+        if _policy_index(list(spec.argv)) is None:
+            raise refused
+
+    def cwd_for_path(self, path: str, **kwargs: Any) -> str:
+        """The launcher's working folder: the root (the sandbox puts the kernel in its workspace anyway; a
+        notebook's folder could be a link the kernel made)."""
+        return str(self.root_dir)
+
+
+# ----- the server's command line ----------------------------------------------------------------
+
+def server_args(*, contents_manager: str | None = None, kernels: list[str] | None = None) -> list[str]:
+    """JupyterLab options for nbdojo's servers. `kernels`: the only (sandboxed) kernel specs it may start;
+    None: it starts none, and notebooks open without a kernel (external kernels can still be attached)."""
+    args = [
+        "--ServerApp.terminals_enabled=False",  # a terminal is a shell on the host, as the server's user
+        "--LabApp.extension_manager=readonly",  # the PyPI manager pip-installs packages on the host
+        f"--ServerApp.contents_manager_class={contents_manager or 'nbdojo.tools.lab.SafeContentsManager'}",
+    ]
+    if kernels:
+        args.append(f"--ServerApp.kernel_manager_class={__name__}.SandboxOnlyKernelManager")
+        # one option per name: the server app does not know the class, so a list literal would stay a string
+        args += [f"--SandboxOnlyKernelManager.allowed_kernels={name}" for name in kernels]
+    else:
+        args += [f"--ServerApp.kernel_manager_class={__name__}.AttachOnlyKernelManager",
+                 f"--ServerApp.kernel_spec_manager_class={__name__}.NoKernelSpecs",
+                 "--LabApp.notebook_starts_kernel=False"]
+    return args
