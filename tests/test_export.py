@@ -85,10 +85,13 @@ def test_filters_skips_and_the_cli(llm_episode, tmp_path):
     result, _, out = llm_episode
     person = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])  # not a trajectory
     nbformat.write(person, str(out / "person.ipynb"))
+    replayed = nbformat.read(str(result.notebook), as_version=4)  # as `nbdojo replay` writes it: not a new episode
+    replayed.metadata["nbdojo"]["replay_of"] = str(result.notebook)
+    nbformat.write(replayed, str(result.notebook.with_name("trajectory.replay.ipynb")))
     found, skipped = episodes([out])
-    assert [e.path for e in found] == [result.notebook] and skipped == 1
+    assert [e.path for e in found] == [result.notebook] and skipped == 2
     counts = export([out], tmp_path / "high.jsonl", min_human_rank=min(1.0, result.human_rank + 0.01))
-    assert counts == {"written": 0, "filtered": 1, "skipped": 1, "unverified": 0}
+    assert counts == {"written": 0, "filtered": 1, "skipped": 2, "unverified": 0}
     assert (tmp_path / "high.jsonl").read_text() == ""
     proc = subprocess.run([sys.executable, "-m", "nbdojo.cli", "export", str(out), "-f", "rl", "-o",
                            str(tmp_path / "rl.jsonl"), "--submitted-only"], capture_output=True, text=True, timeout=120)

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from nbdojo.errors import KernelError, KernelStartError
-from nbdojo.kernel.session import CellResult, KernelSession, install_kernelspec
+from nbdojo.kernel.session import CellResult, KernelSession, install_kernelspec, uninstall_kernelspec
 from nbdojo.kernel.outputs import CellOutputs
 
 
@@ -353,6 +353,21 @@ def test_install_kernelspec(tmp_path: Path) -> None:
     assert dest == tmp_path / "share" / "jupyter" / "kernels" / "nbdojo"
     assert spec["argv"][0] == sys.executable
     assert spec["display_name"] == "Python 3 (nbdojo)" and spec["language"] == "python"
+    assert uninstall_kernelspec(user=False, prefix=str(tmp_path)) == dest and not dest.exists()
+    assert uninstall_kernelspec(user=False, prefix=str(tmp_path)) is None
+
+
+def test_kernel_install_and_uninstall_from_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nbdojo.cli import app
+
+    env = {"JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    installed = CliRunner().invoke(app, ["kernel", "install"], env=env)
+    assert installed.exit_code == 0 and (tmp_path / "data" / "kernels" / "nbdojo" / "kernel.json").is_file()
+    removed = CliRunner().invoke(app, ["kernel", "uninstall"], env=env)
+    assert removed.exit_code == 0 and "removed" in removed.stdout
+    assert not (tmp_path / "data" / "kernels" / "nbdojo").exists()
 
 
 # --- the output builder, without a kernel -----------------------------------------------------

@@ -349,6 +349,19 @@ def kernel_install(
     console.print(f"installed the nbdojo kernel spec in {path}")
 
 
+@kernel_app.command("uninstall")
+def kernel_uninstall(
+    user: bool = typer.Option(True, "--user/--sys-prefix", help="Remove it for this user or from the environment."),
+) -> None:
+    """Remove the nbdojo kernel spec that `nbdojo kernel install` added."""
+    import sys as _sys
+
+    from nbdojo.kernel.session import uninstall_kernelspec
+
+    path = uninstall_kernelspec(user=user, prefix=None if user else _sys.prefix)
+    console.print(f"removed the nbdojo kernel spec from {path}" if path else "no nbdojo kernel spec was installed there")
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console, transient=True)

@@ -35,7 +35,7 @@ from nbdojo.errors import ConfigError, KernelError, KernelStartError
 from nbdojo.kernel.leftovers import connection_dir
 from nbdojo.kernel.outputs import CellOutputs, capped_error
 
-__all__ = ["CellResult", "KernelSession", "install_kernelspec"]
+__all__ = ["CellResult", "KernelSession", "install_kernelspec", "uninstall_kernelspec"]
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,19 @@ def install_kernelspec(user: bool = True, prefix: str | None = None) -> Path:
         shutil.copytree(source, staged)
         (staged / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n")
         return Path(KernelSpecManager().install_kernel_spec(str(staged), "nbdojo", user=user, prefix=prefix))
+
+
+def uninstall_kernelspec(user: bool = True, prefix: str | None = None) -> Path | None:
+    """Remove the spec `install_kernelspec` put there; the folder it was in, or None when there was none."""
+    ksm = KernelSpecManager()
+    if user:
+        folder = Path(ksm.user_kernel_dir) / "nbdojo"
+    else:
+        folder = Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / "nbdojo"
+    if not (folder / "kernel.json").is_file():
+        return None
+    shutil.rmtree(folder)
+    return folder
 
 
 #: Files in nbdojo/kernel/startup/ that a Python kernel runs once at start (each in a throwaway namespace).

@@ -100,6 +100,8 @@ def episodes(paths: list[Path]) -> tuple[list[Episode], int]:
                 episode = read_episode(path)
             except (OSError, ValueError, nbformat.ValidationError):
                 episode = None
+            if episode is not None and episode.meta.get("replay_of"):
+                episode = None  # a replay re-runs an episode already exported: no duplicate training data
             if episode is None:
                 skipped += 1
             else:
