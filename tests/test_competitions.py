@@ -348,3 +348,24 @@ def test_cli_show_prepare_and_leaderboard(prepared_home: Path) -> None:
     row = next(line for line in listing.output.splitlines() if line.strip().startswith(COMP))
     assert "yes" in row and "M" in row
     assert runner.invoke(app, ["competitions", "prepare"], env=env).exit_code != 0
+
+
+def test_leaderboard_json_and_an_80_column_table_that_never_cuts_a_score() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from nbdojo.cli import app
+    from nbdojo.grading import load_leaderboard
+
+    board = load_leaderboard(get_competition(COMP))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["competitions", "leaderboard", COMP, "--json", "--top", "3"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["competition"] == COMP and data["size"] == len(board) and [e["rank"] for e in data["entries"]] == [1, 2, 3]
+    assert data["entries"][0]["score"] == pytest.approx(float(board["score"].iloc[0]))
+    narrow = runner.invoke(app, ["competitions", "leaderboard", COMP, "--top", "10"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and max(map(len, narrow.stdout.splitlines())) <= 80
+    for score in board["score"].head(10):
+        assert f"{score:.6g}" in narrow.stdout

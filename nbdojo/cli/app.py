@@ -146,19 +146,39 @@ def competitions_remove(competition: str) -> None:
 
 
 @competitions_app.command("leaderboard")
-def competitions_leaderboard(competition: str, top: int = typer.Option(50, help="Rows to show.")) -> None:
+def competitions_leaderboard(
+    competition: str, top: int = typer.Option(50, help="Rows to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: {competition, kind, metric, higher_is_better, "
+                                                       "size, entries: [{rank, entry, score, ...}]}."),
+) -> None:
     """The reference leaderboard of a competition."""
+    import json
+    import math
+
     from nbdojo.competitions import get_competition
     from nbdojo.grading import load_leaderboard
 
     spec = get_competition(competition)
     board = load_leaderboard(spec)
     kind = "leaderboard" if spec.is_external else "reference ladder (seeded solutions, not a human leaderboard)"
+    if as_json:
+        def plain(value: Any) -> Any:
+            value = value.item() if hasattr(value, "item") else value
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        entries = [{"rank": i, **{str(k): plain(v) for k, v in row.items()}}
+                   for i, row in enumerate(board.head(top).to_dict("records"), start=1)]
+        print(json.dumps({"competition": spec.id, "kind": "external" if spec.is_external else "reference",
+                          "metric": spec.metric, "higher_is_better": spec.higher_is_better, "size": len(board),
+                          "entries": entries}, indent=2))
+        return
     table = Table(title=f"{spec.id} · {kind} · {spec.metric}, {'higher' if spec.higher_is_better else 'lower'} "
                         f"is better · {len(board)} entries")
-    table.add_column("#", justify="right")
-    for col in board.columns:
-        table.add_column(str(col))
+    table.add_column("#", justify="right", no_wrap=True)
+    for col in board.columns:  # names fold onto more lines at 80 columns; numbers are never cut
+        numeric = board[col].dtype.kind in "fiu"
+        table.add_column(str(col), no_wrap=numeric, justify="right" if numeric else "left",
+                         overflow="ellipsis" if numeric else "fold")
     for i, row in enumerate(board.head(top).itertuples(index=False), start=1):
         table.add_row(str(i), *(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
