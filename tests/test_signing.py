@@ -96,6 +96,12 @@ def test_a_hand_written_gold_is_unverified_and_not_ranked(baseline, tmp_path):
     assert "llm · gpt-forged" in apart and "0.99" in apart and "unverified: unsigned" in apart
     top, _, bottom = report.read_text().partition("id='unverified'")
     assert "gpt-forged" not in top and "llm · gpt-forged" in bottom and "unverified: unsigned" in bottom
+    as_json = nbdojo("compare", str(tmp_path / "runs"), str(tmp_path / "forged"), "-o", str(report), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    shown = {r["participant"]: (r["verified"], r["ranked"], r["medal"]) for r in data["runs"]}
+    assert shown["llm · gpt-forged"] == (False, False, "gold") and shown["baseline"][:2] == (True, True)
+    assert [p["name"] for p in data["participants"]] == ["baseline"]
 
 
 def test_altering_a_signed_result_makes_it_unverified(baseline):

@@ -194,9 +194,12 @@ def score(
 def compare(
     paths: list[Path] = typer.Argument(..., help="Folders (or notebooks) of agent runs and people's notebooks."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML report."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables: {runs: [{competition, "
+                                                       "participant, kind, status, score, human_rank, medal, verified, "
+                                                       "ranked, ...}], participants: [...]} (verified results only)."),
 ) -> None:
     """One report across people and agents: scores, HumanRank, medals, steps, time, tokens; charts in HTML."""
-    from nbdojo.tools.compare import collect, render_html, summary_table
+    from nbdojo.tools.compare import collect, participants, render_html, summary_table
 
     t0 = time.monotonic()
     runs = collect(paths)
@@ -204,6 +207,16 @@ def compare(
         err_console.print("[red]error:[/] no nbdojo notebooks (trajectories or scored plays) found in "
                           + ", ".join(map(str, paths)), soft_wrap=True)
         raise typer.Exit(1)
+    if as_json:
+        import dataclasses
+        import json
+
+        rows = [{**dataclasses.asdict(r), "path": str(r.path), "verified": r.verified, "ranked": r.ranked}
+                for r in runs]
+        print(json.dumps({"runs": rows, "participants": [dataclasses.asdict(p) for p in participants(runs)]},
+                         indent=2, default=str))
+        render_html(runs, output)
+        return
     for table in summary_table(runs):
         console.print(table)
     render_html(runs, output)
