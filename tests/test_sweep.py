@@ -182,3 +182,26 @@ def test_a_killed_hosts_leftovers_are_swept_and_its_run_abandoned_while_a_live_h
         if killed.poll() is None:
             killed.kill()
     assert read_run(alive_run / "trajectory.ipynb").status == "no submission"  # closed by its SIGTERM
+
+
+def test_nbdojo_runs_lists_each_run_with_its_state_and_runs_clean_sweeps(tmp_path):
+    from typer.testing import CliRunner
+
+    from nbdojo.cli import app
+
+    pid, start = dead_host()
+    for name, meta in (("dead", _meta(host={"pid": pid, "start_time": start})), ("here", _meta()),
+                       ("done", _meta(ended="2025-01-01T00:00:00+00:00", final={"score": 0.8125}))):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        _notebook(tmp_path / "runs" / name / "trajectory.ipynb", meta)
+    shown = CliRunner().invoke(app, ["runs", str(tmp_path / "runs")], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    lines = {line.split("│")[-2].strip().rsplit("/", 1)[-1]: line for line in shown.stdout.splitlines() if "│" in line}
+    assert "abandoned" in lines["dead"] and "live" in lines["here"]
+    assert "finished" in lines["done"] and "0.8125" in lines["done"]
+    stale = Path(f"/tmp/nbk-{pid}-{start}-runs-test")
+    stale.mkdir()
+    cleaned = CliRunner().invoke(app, ["runs", "clean"])
+    assert cleaned.exit_code == 0 and not stale.exists() and str(stale) in cleaned.stdout
+    missing = CliRunner().invoke(app, ["runs", str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0

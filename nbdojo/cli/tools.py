@@ -22,7 +22,7 @@ from nbdojo.notebook import nbdojo_meta
 
 console = Console()
 err_console = Console(stderr=True)
-COMMANDS = ("watch", "attach", "replay", "play", "score", "compare", "export", "doctor")
+COMMANDS = ("watch", "attach", "replay", "play", "score", "compare", "export", "doctor", "runs")
 
 
 def _sigterm_as_interrupt() -> None:
@@ -277,6 +277,51 @@ def doctor(
         console.print(table)
     if any(c.ok is False for c in checks):
         raise typer.Exit(1)
+
+
+def runs(
+    args: Optional[list[str]] = typer.Argument(None, metavar="[clean] [DIR]",
+                                               help="The runs folder (default runs/); `clean` first removes what "
+                                                    "dead runs left behind (kernel folders, cgroups)."),
+) -> None:
+    """The runs under a folder, each live, finished, abandoned (its host died) or failed, with score and path."""
+    import nbformat
+
+    from nbdojo.errors import ConfigError
+    from nbdojo.runstate import run_state
+    from nbdojo.trajectory import find_notebooks
+
+    args = list(args or [])
+    if args and args[0] == "clean":
+        from nbdojo.kernel.leftovers import sweep
+
+        removed = sweep()
+        console.print(f"removed {len(removed)} leftovers of dead runs" + "".join(f"\n  {p}" for p in removed))
+        args = args[1:]
+        if not args:
+            return
+    if len(args) > 1:
+        raise typer.BadParameter("give at most one folder (and `clean` before it).")
+    root = Path(args[0] if args else "runs")
+    if not root.exists():
+        raise ConfigError(f"{root} does not exist; give the folder of `nbdojo run --out`.")
+    table = Table(title=f"runs in {root}")
+    for name, style in (("state", {"no_wrap": True}), ("competition", {"overflow": "fold"}),
+                        ("agent", {"overflow": "fold"}), ("score", {"no_wrap": True, "justify": "right"}),
+                        ("path", {"overflow": "fold"})):
+        table.add_column(name, **style)
+    for path in find_notebooks(root):
+        try:
+            meta = nbdojo_meta(nbformat.read(str(path), as_version=4))
+        except (OSError, ValueError, nbformat.ValidationError):
+            continue
+        if not meta.get("competition") or path.name.endswith(".replay.ipynb"):
+            continue
+        final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
+        score = final.get("score")
+        table.add_row(run_state(meta), str(meta.get("competition")), str(meta.get("agent") or "?"),
+                      f"{score:.6g}" if isinstance(score, (int, float)) else "-", str(path.parent))
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
