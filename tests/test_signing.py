@@ -179,7 +179,7 @@ def test_score_replaces_a_claimed_result_with_a_signed_grade(loan_default_data, 
 
 def test_the_key_is_made_once_private_and_racing_processes_agree(tmp_path):
     home, go = tmp_path / "home", tmp_path / "go"
-    script = ("import sys, time, pathlib\nfrom nbdojo import signing\n"
+    script = ("import sys, time, pathlib\nfrom nbdojo.grading import signing\n"
               "pathlib.Path(sys.argv[1]).touch()\n"
               "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
               "print(signing.load_key().hex())")

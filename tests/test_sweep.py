@@ -90,8 +90,8 @@ def test_sweep_removes_a_dead_hosts_empty_cgroups_and_keeps_a_live_ones():
 
 def test_the_first_kernel_folder_of_a_process_sweeps_and_names_its_host(tmp_path):
     dead = connection_folder(*dead_host())
-    code = ("from pathlib import Path; from nbdojo.kernel.agent import AgentKernel, KernelCaps\n"
-            "k = AgentKernel(workspace=Path('.'), readonly=[], caps=KernelCaps(), sandbox=False)\n"
+    code = ("from pathlib import Path; from nbdojo.kernel.agent import AgentKernel; from nbdojo.limits import Limits\n"
+            "k = AgentKernel(workspace=Path('.'), readonly=[], caps=Limits(), sandbox=False)\n"
             "print(k._conn_dir.name); k.shutdown()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
