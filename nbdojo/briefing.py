@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from nbdojo.actions import TOPICS
+from nbdojo.actions import ACTION_HELP, DEFAULT_SUBMISSION, TOPICS
 
 
 def _human_size(n: float) -> str:
@@ -102,3 +102,24 @@ def answer(topic: str, *, spec: Any, public_dir: Path, budget_left: dict[str, An
     if topic == "all":
         return "\n\n".join(parts[t]() for t in TOPICS if t != "all")
     return parts[topic]()
+
+
+def welcome(description: str, budget: str) -> str:
+    """The reset observation: the competition page, how the episode works, the actions and the budget.
+
+    Deterministic for a competition and its limits: no paths, no clock."""
+    actions = "\n".join(f"- `{name}`: {text}" for name, text in ACTION_HELP.items())
+    return "\n".join([
+        overview(description),
+        "",
+        "## How this works",
+        "You work in a persistent Jupyter kernel: each `execute_code` action runs one cell and state persists.",
+        "In the kernel, `DATA_DIR` holds the public data (read-only), `WORKSPACE` is your folder and the "
+        f"working directory, `SUBMISSION_PATH` is {DEFAULT_SUBMISSION!r} and `SEED` is the episode's seed.",
+        f"Write your predictions to `{DEFAULT_SUBMISSION}` in the workspace, `validate` it, then `submit`.",
+        "",
+        "## Actions",
+        actions,
+        "",
+        f"## Budget\n{budget}",
+    ])

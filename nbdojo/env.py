@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import secrets
-import time
 from dataclasses import asdict, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +13,12 @@ import gymnasium as gym
 
 from nbdojo import briefing, grading, records
 from nbdojo.actions import (
-    ACTION_HELP, Action, ExecuteCode, GetHistory, RequestInfo, RestartKernel, Submit, Validate, parse_action,
+    Action, ExecuteCode, GetHistory, RequestInfo, RestartKernel, Submit, Validate, parse_action,
 )
 from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, is_prepared, load, prepare
 from nbdojo.errors import InvalidActionError, KernelStartError, ResetNeeded, SubmissionError
 from nbdojo.kernel.agent import AgentKernel
+from nbdojo.budget import Budget
 from nbdojo.limits import Limits
 from nbdojo.kernel.gpus import checked_gpus
 from nbdojo.kernel.session import CellResult
@@ -73,6 +71,7 @@ class DojoEnv(gym.Env[str, dict]):
         self._data: CompetitionData | None = None
         self._kernel: AgentKernel | None = None
         self.trajectory: Trajectory | None = None
+        self.budget = Budget(self.limits)  # what the episode has used; a new one at every reset
         self._closed = False
         self._episode_over = True
         self._last_obs = ""
@@ -114,16 +113,13 @@ class DojoEnv(gym.Env[str, dict]):
         if options:
             raise ValueError(f"Unknown reset options: {', '.join(sorted(options))} (known: agent, model).")
         data = self.data
-        run_dir = self._new_run_dir(seed)
+        run = f"s{seed}" if seed is not None else f"r{secrets.token_hex(3)}"  # a seed, or a short random id
+        run_dir = records.new_run_folder(self.out_dir, self.competition.id, self.agent_name, run)
         workspace = run_dir / "workspace"
         workspace.mkdir(parents=True)
         self._seed = seed
-        self._steps = 0
-        self._validations = 0
-        self._disk_checked_at, self._disk_check_s = float("-inf"), 0.0
+        self.budget = Budget(self.limits)
         self._history: list[dict[str, Any]] = []
-        self._usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
-        self._pending_usage: dict[str, Any] | None = None
         self._final: dict[str, Any] | None = None
         self._terminated = self._truncated = False
         self._params = parameters_source(
@@ -141,7 +137,6 @@ class DojoEnv(gym.Env[str, dict]):
         )
         records.write_run_record(notebook=self.trajectory.path, competition=self.competition.id, workspace=workspace,
                                  limits=self.limits, agent=self.agent_name, model=self.model, sandbox=self.sandbox)
-        self._t0 = time.monotonic()
         self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits,
                                    sandbox=self.sandbox, gpus=self.gpus, kernel_name=self.kernel_name,
                                    name=run_dir.name)
@@ -160,7 +155,7 @@ class DojoEnv(gym.Env[str, dict]):
             self._kernel = None
             raise
         self._episode_over = False
-        obs = self._welcome()
+        obs = briefing.welcome(self.competition.description, self.budget.summary())
         info = self._info(action="reset", status="ok")
         # what the agent got first, as each later step's cell keeps its own (see nbdojo.tools.export)
         self.trajectory.meta["reset_observation"] = obs
@@ -174,8 +169,7 @@ class DojoEnv(gym.Env[str, dict]):
             raise ResetNeeded("Call reset() before step(): no episode is running.")
         if self._episode_over:
             raise ResetNeeded("The episode has ended (submitted or out of budget); call reset() to start another.")
-        self._steps += 1
-        step = self._steps
+        step = self.budget.count_step()
         reward = 0.0
         extra: dict[str, Any] = {}
         args: dict[str, Any] = {}  # the action's arguments, but its code and thought (they have cells)
@@ -186,7 +180,7 @@ class DojoEnv(gym.Env[str, dict]):
                 obs, status, name = f"[step {step}] Invalid action. {exc}", "invalid", "invalid"
                 self.trajectory.add_markdown(
                     f"**Invalid action** (step {step}): {exc}", step=step, action="invalid", status="invalid",
-                    raw=_capped_json(action), **self._take_usage(),
+                    raw=_capped_json(action), **self.budget.take_usage(),
                 )
             else:
                 name = act.name
@@ -196,12 +190,12 @@ class DojoEnv(gym.Env[str, dict]):
                 args = {k: v for k, v in asdict(act).items() if k not in ("code", "thought") and v is not None}
             self._history.append({"step": step, "action": name, "status": status, "summary": extra.get("summary", "")})
             if not self._terminated:
-                reason = self._budget_exhausted()
+                reason = self.budget.exhausted()
                 if reason:
                     self._truncated = True
                     reward = self._finish_truncated(step, reason)
                     obs += f"\n\nThe episode is over: {reason}. " + self._final_text()
-            budget = self._budget_left()  # one reading: the notebook keeps what `info` tells the agent
+            budget = self.budget.left()  # one reading: the notebook keeps what `info` tells the agent
             self.trajectory.record_step(step, name, observation=obs, args=args, budget=budget)
         finally:
             self._save_progress()
@@ -221,15 +215,11 @@ class DojoEnv(gym.Env[str, dict]):
 
     def record_usage(self, prompt_tokens: int = 0, completion_tokens: int = 0, cost: float = 0.0) -> None:
         """Account an agent's LLM usage; attached to the next step's cells and to the episode totals."""
-        pending = self._pending_usage or {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
-        for key, value in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens), ("cost", cost)):
-            pending[key] += value
-            self._usage[key] += value
-        self._pending_usage = pending
+        self.budget.record_usage(prompt_tokens, completion_tokens, cost)
 
     @property
     def usage(self) -> dict[str, Any]:
-        return dict(self._usage)
+        return dict(self.budget.usage)
 
     # ----- actions -----------------------------------------------------------------------
 
@@ -242,7 +232,7 @@ class DojoEnv(gym.Env[str, dict]):
             detail = truncate_middle(f"{type(exc).__name__}: {exc}", 300).replace("\n", " ")
             text = f"[step {step}] nbdojo could not carry out {act.name} ({detail}). The episode goes on."
             self.trajectory.add_markdown(f"**{act.name}** failed inside nbdojo\n\n{text}", step=step,
-                                         action=act.name, status="error", **self._take_usage())
+                                         action=act.name, status="error", **self.budget.take_usage())
             return text, "error", 0.0, {}
 
     def _dispatch(self, act: Action, step: int) -> tuple[str, str, float, dict[str, Any]]:
@@ -252,10 +242,10 @@ class DojoEnv(gym.Env[str, dict]):
             hardware = briefing.hardware(memory_cap=self.limits.memory_bytes, gpu_indices=self._kernel.gpus,
                                          sandboxed=self.sandbox)
             text = briefing.answer(act.topic, spec=self.competition, public_dir=self.data.public_dir,
-                                   budget_left=self._budget_left(), hardware_text=hardware)
+                                   budget_left=self.budget.left(), hardware_text=hardware)
             text = truncate_middle(text, self.limits.observation_chars * 3)
             self.trajectory.add_markdown(f"**request_info** `{act.topic}`\n\n{text}", step=step, action=act.name,
-                                         status="ok", topic=act.topic, **self._take_usage())
+                                         status="ok", topic=act.topic, **self.budget.take_usage())
             return text, "ok", 0.0, {"summary": act.topic}
         if isinstance(act, Validate):
             return self._validate(act, step)
@@ -267,27 +257,26 @@ class DojoEnv(gym.Env[str, dict]):
             self.trajectory.add_markdown(
                 "**restart_kernel**: the kernel was restarted; all state is lost. "
                 "The parameters and setup cells were run again.", step=step, action=act.name, status="ok",
-                **self._take_usage(),
+                **self.budget.take_usage(),
             )
             return f"[step {step}] Kernel restarted: every variable is gone (DATA_DIR, WORKSPACE, " \
                    "SUBMISSION_PATH and SEED are set again).", "ok", 0.0, {}
         if isinstance(act, GetHistory):
             text = self._history_text()
             self.trajectory.add_markdown(f"**get_history**\n\n```\n{text}\n```", step=step, action=act.name,
-                                         status="ok", **self._take_usage())
+                                         status="ok", **self.budget.take_usage())
             return text, "ok", 0.0, {}
         raise AssertionError(f"unhandled action {act!r}")  # parse_action only yields the types above
 
     def _execute(self, act: ExecuteCode, step: int) -> tuple[str, str, float, dict[str, Any]]:
-        timeout = max(1.0, min(self.limits.cell_timeout_s, self._seconds_left()))
-        result = self._kernel.execute(act.code, timeout=timeout)
-        self._record_cell(act.code, result, step=step, action=act.name, **self._take_usage())
+        result = self._kernel.execute(act.code, timeout=self.budget.cell_timeout())
+        self._record_cell(act.code, result, step=step, action=act.name, **self.budget.take_usage())
         if result.restarted:
             self._rerun_setup()
         obs = render_cell(step=step, status=result.status, duration_s=result.duration_s, outputs=result.outputs,
                           execution_count=result.execution_count, restarted=result.restarted,
                           limit=self.limits.observation_chars, error=result.error)
-        over = self._disk_overuse(after_cell=True)
+        over = self._kernel.disk_overuse(self.limits.disk_bytes, after_cell=True)
         if over:
             obs += f"\n{over}"
         first_line = next((ln for ln in act.code.splitlines() if ln.strip()), "")[:80]
@@ -301,39 +290,17 @@ class DojoEnv(gym.Env[str, dict]):
         """The workspace's file through the one trusted reader (no links, no FIFOs, a size cap, one copy)."""
         return grading.grade_workspace_file(self.data, self.workspace, path, part=part)
 
-    def _disk_overuse(self, *, after_cell: bool = False) -> str | None:
-        """A warning when the workspace is over its disk cap (validate and submit refuse until it is not).
-
-        Validate and submit always measure. After a cell the measure is skipped while less than ten
-        times its own last duration has passed, so a workspace of many files costs at most a tenth of
-        the wall clock (a few hundred files take well under a millisecond, measured every step).
-        """
-        cap = self.limits.disk_bytes
-        if not cap:
-            return None
-        now = time.monotonic()
-        if after_cell and now - self._disk_checked_at < 10 * self._disk_check_s:
-            return None
-        used = self._kernel.workspace_bytes()
-        self._disk_checked_at, self._disk_check_s = now, time.monotonic() - now
-        if used <= cap:
-            return None
-        return (f"The workspace uses {used / 1024**3:.2f} GiB, over its {cap / 1024**3:.2f} GiB cap: "
-                "delete files before you validate or submit.")
-
     def _validate(self, act: Validate, step: int) -> tuple[str, str, float, dict[str, Any]]:
         try:
-            over = self._disk_overuse()
+            over = self._kernel.disk_overuse(self.limits.disk_bytes)
             if over:
                 raise SubmissionError(over)
-            scoring = self._validations < self.limits.max_validations
-            public = self._grade(act.path, "public" if scoring else None)
+            public = self._grade(act.path, "public" if self.budget.can_score else None)
         except SubmissionError as exc:
             text, status, extra = f"[step {step}] The submission is not valid: {exc}", "invalid", {}
         else:
             if public is not None:
-                self._validations += 1
-                left = self.limits.max_validations - self._validations
+                left = self.budget.use_scoring()
                 text = (f"[step {step}] The submission is valid. Public score ({public.metric}): "
                         f"{public.score:.6g}. {left} public scorings left.")
                 extra = {"public_score": public.score}
@@ -342,12 +309,12 @@ class DojoEnv(gym.Env[str, dict]):
                 extra = {}
             status = "ok"
         self.trajectory.add_markdown(f"**validate** `{act.path}`\n\n{text}", step=step, action=act.name,
-                                     status=status, **extra, **self._take_usage())
+                                     status=status, **extra, **self.budget.take_usage())
         return text, status, 0.0, extra
 
     def _submit(self, act: Validate | Submit, step: int) -> tuple[str, str, float, dict[str, Any]]:
         try:
-            over = self._disk_overuse()
+            over = self._kernel.disk_overuse(self.limits.disk_bytes)
             if over:
                 raise SubmissionError(over)
             grade = self._grade(act.path, "private")
@@ -355,10 +322,10 @@ class DojoEnv(gym.Env[str, dict]):
             text = (f"[step {step}] The submission was not accepted: {exc} "
                     "The episode goes on: fix the file and submit again.")
             self.trajectory.add_markdown(f"**submit** `{act.path}`\n\n{text}", step=step, action=act.name,
-                                         status="invalid", **self._take_usage())
+                                         status="invalid", **self.budget.take_usage())
             return text, "invalid", 0.0, {}
         self.trajectory.add_markdown(f"**submit** `{act.path}`: graded on the private answers.", step=step,
-                                     action=act.name, status="ok", **self._take_usage())
+                                     action=act.name, status="ok", **self.budget.take_usage())
         self._set_final(grade, step, how="submitted")
         self._terminated = True
         return f"[step {step}] Submitted.\n{grade.report()}", "ok", grade.human_rank, {"grade": grade.to_dict()}
@@ -382,10 +349,6 @@ class DojoEnv(gym.Env[str, dict]):
             result = self._kernel.execute(source, timeout=60)
             if result.status != "ok":
                 log.warning("setup after restart failed: %s", result.error)
-
-    def _take_usage(self) -> dict[str, Any]:
-        usage, self._pending_usage = self._pending_usage, None
-        return {"usage": usage} if usage else {}
 
     def _set_final(self, grade: grading.Grade | None, step: int, *, how: str) -> None:
         if grade is None:
@@ -413,63 +376,16 @@ class DojoEnv(gym.Env[str, dict]):
             return "No valid submission.csv was found: score 0."
         return f"The workspace's submission.csv was graded: score {final['score']:.6g}, HumanRank {final['human_rank']:.1%}."
 
-    def _budget_exhausted(self) -> str | None:
-        if self._steps >= self.limits.max_steps:
-            return f"the step budget ({self.limits.max_steps} steps) is used up"
-        if self._seconds_left() <= 0:
-            return f"the wall-clock budget ({self.limits.wall_clock_s:.0f} s) is used up"
-        if self.limits.max_tokens is not None and self._tokens_used() >= self.limits.max_tokens:
-            return f"the token budget ({self.limits.max_tokens} tokens) is used up"
-        return None
-
-    def _tokens_used(self) -> int:
-        return int(self._usage["prompt_tokens"] + self._usage["completion_tokens"])
-
-    def _seconds_left(self) -> float:
-        return self.limits.wall_clock_s - (time.monotonic() - self._t0)
-
-    def _budget_left(self) -> dict[str, Any]:
-        left: dict[str, Any] = {
-            "steps_left": self.limits.max_steps - self._steps,
-            "seconds_left": max(0, int(self._seconds_left())),
-            "validations_left": self.limits.max_validations - self._validations,
-            "cell_timeout_s": self.limits.cell_timeout_s,
-        }
-        if self.limits.max_tokens is not None:
-            left["tokens_left"] = self.limits.max_tokens - self._tokens_used()
-        return left
-
     def _history_text(self) -> str:
         if not self._history:
             return "No steps yet."
         return "\n".join(f"{h['step']:>3}  {h['action']:<14} {h['status']:<8} {h['summary']}" for h in self._history)
 
-    def _welcome(self) -> str:
-        """The reset observation: deterministic for a competition and limits (no paths, no clock)."""
-        lim = self.limits
-        actions = "\n".join(f"- `{name}`: {text}" for name, text in ACTION_HELP.items())
-        return "\n".join([
-            briefing.overview(self.competition.description),
-            "",
-            "## How this works",
-            "You work in a persistent Jupyter kernel: each `execute_code` action runs one cell and state persists.",
-            "In the kernel, `DATA_DIR` holds the public data (read-only), `WORKSPACE` is your folder and the "
-            f"working directory, `SUBMISSION_PATH` is {SUBMISSION_FILE!r} and `SEED` is the episode's seed.",
-            f"Write your predictions to `{SUBMISSION_FILE}` in the workspace, `validate` it, then `submit`.",
-            "",
-            "## Actions",
-            actions,
-            "",
-            f"## Budget\n{lim.max_steps} steps, {lim.wall_clock_s:.0f} s of wall clock, "
-            f"{lim.cell_timeout_s:.0f} s per cell, {lim.max_validations} public scorings"
-            + (f", {lim.max_tokens} tokens" if lim.max_tokens else "") + ".",
-        ])
-
     def _info(self, *, action: str, status: str, budget: dict[str, Any] | None = None,
               **extra: Any) -> dict[str, Any]:
         info: dict[str, Any] = {
-            "competition": self.competition.id, "step": self._steps, "action": action, "status": status,
-            "budget": budget if budget is not None else self._budget_left(), "usage": dict(self._usage),
+            "competition": self.competition.id, "step": self.budget.steps, "action": action, "status": status,
+            "budget": budget if budget is not None else self.budget.left(), "usage": dict(self.budget.usage),
         }
         if action == "reset":
             info["spec"] = self.competition.agent_view()
@@ -481,7 +397,7 @@ class DojoEnv(gym.Env[str, dict]):
         return info
 
     def _save_progress(self) -> None:
-        self.trajectory.set_usage(self._usage)
+        self.trajectory.set_usage(self.budget.usage)
         if self._terminated or self._truncated:
             self.trajectory.finish(self._final)
             self._episode_over = True
@@ -491,9 +407,9 @@ class DojoEnv(gym.Env[str, dict]):
         """Stop the kernel; if the episode was cut short (no submit), mark it in the notebook."""
         try:
             if self.trajectory is not None and not self._episode_over:
-                self.trajectory.add_markdown("**Episode closed** before a submission.", step=self._steps,
+                self.trajectory.add_markdown("**Episode closed** before a submission.", step=self.budget.steps,
                                              action="closed", status="closed")
-                self.trajectory.set_usage(self._usage)
+                self.trajectory.set_usage(self.budget.usage)
                 self.trajectory.finish(None)
                 self.trajectory.save()
         finally:
@@ -501,20 +417,6 @@ class DojoEnv(gym.Env[str, dict]):
             if self._kernel is not None:
                 self._kernel.shutdown()
                 self._kernel = None
-
-    def _new_run_dir(self, seed: int | None) -> Path:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        agent = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.agent_name)
-        run = f"s{seed}" if seed is not None else f"r{secrets.token_hex(3)}"  # a seed, or a short random id
-        base = f"{self.competition.id}-{agent}-{run}-{stamp}"
-        for n in range(1, 10_000):
-            path = self.out_dir / (base if n == 1 else f"{base}-{n}")
-            try:
-                path.mkdir(parents=True)
-                return path
-            except FileExistsError:
-                continue
-        raise RuntimeError(f"could not create a run folder under {self.out_dir}")
 
     def __del__(self) -> None:
         try:

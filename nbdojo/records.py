@@ -21,7 +21,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import uuid
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,21 @@ class Record:
     created: str
     #: Who: {"participant", "kernel"} for a play, {"agent", "model", "sandbox"} for a run.
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def new_run_folder(out_dir: str | Path, *parts: str) -> Path:
+    """A new folder `<out_dir>/<parts...>-<stamp>[-n]` for one run or play, made here and nowhere else
+    (never an existing one: two runs started in the same second get -2, -3, ...)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = "-".join([*(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(p)).strip("-") or "x" for p in parts), stamp])
+    for n in range(1, 10_000):
+        path = Path(out_dir) / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise ConfigError(f"could not create a run folder under {out_dir}")
 
 
 def records_dir() -> Path:

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class AgentKernel:
         self.gpus = checked_gpus(gpus)
         self._conn_dir = leftovers.connection_dir()  # named after this host: a dead host's is swept later
         self._oom_seen = 0
+        self._disk_checked = (float("-inf"), 0.0)  # when the workspace was last measured, and how long it took
         self._pids_seen = 0
         env = None
         if sandbox:
@@ -127,6 +129,26 @@ class AgentKernel:
 
     def is_alive(self) -> bool:
         return self.session.is_alive()
+
+    def disk_overuse(self, cap: int | None, *, after_cell: bool = False) -> str | None:
+        """A warning when the workspace is over its disk cap (validate and submit refuse until it is not).
+
+        Validate and submit always measure. After a cell the measure is skipped while less than ten
+        times its own last duration has passed, so a workspace of many files costs at most a tenth of
+        the wall clock (a few hundred files take well under a millisecond, measured every step).
+        """
+        if not cap:
+            return None
+        now = time.monotonic()
+        checked_at, took = self._disk_checked
+        if after_cell and now - checked_at < 10 * took:
+            return None
+        used = self.workspace_bytes()
+        self._disk_checked = (now, time.monotonic() - now)
+        if used <= cap:
+            return None
+        return (f"The workspace uses {used / 1024**3:.2f} GiB, over its {cap / 1024**3:.2f} GiB cap: "
+                "delete files before you validate or submit.")
 
     def workspace_bytes(self) -> int:
         """Bytes the workspace takes on disk (allocated blocks; links not followed)."""
