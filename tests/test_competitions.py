@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import dataclasses
 import json
 import os
@@ -369,3 +370,30 @@ def test_leaderboard_json_and_an_80_column_table_that_never_cuts_a_score() -> No
     assert narrow.exit_code == 0 and max(map(len, narrow.stdout.splitlines())) <= 80
     for score in board["score"].head(10):
         assert f"{score:.6g}" in narrow.stdout
+
+
+def test_prepare_reports_what_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import types
+
+    from nbdojo.competitions import data as data_module
+
+    monkeypatch.setenv("NBDOJO_HOME", str(tmp_path))
+    load = data_module._load_module
+
+    def slow(path, name):  # a long build: the watcher reports while prepare.py runs
+        module = load(path, name)
+
+        def prepare_slowly(public, private, seed):
+            module.prepare(public, private, seed)
+            time.sleep(1.2)
+
+        return types.SimpleNamespace(prepare=prepare_slowly)
+
+    monkeypatch.setattr(data_module, "_load_module", slow)
+    heard: list[str] = []
+    prepared = prepare("penguins", on_progress=heard.append)
+    assert any(re.fullmatch(r"\d+ files, [\d.]+ MB", h) for h in heard[:-1]), heard
+    rows = sum(len(p.read_text().splitlines()) - 1 for p in
+               [*prepared.public_dir.glob("*.csv"), *prepared.private_dir.glob("*.csv")])
+    assert heard[-1] == f"4 files, {rows:,} rows"
