@@ -1,15 +1,23 @@
-"""`nbdojo compare` on hand-made notebooks of the shapes nbdojo writes (fast; one browser check of the report)."""
+"""`nbdojo compare` on hand-made notebooks of the shapes nbdojo writes (fast; the report checked in a real browser)."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell
 
-from nbdojo.tools.compare import collect, participants, ranked, read_run, render_html, summary_table
+from nbdojo.tools.compare import (
+    collect,
+    participants,
+    ranked,
+    read_run,
+    render_html,
+    summary_table,
+)
 from nbdojo.trajectory import Trajectory
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,9 +38,10 @@ def final(score: float, human_rank: float, medal: str, competition: str = "loan-
 
 
 def agent_run(folder: Path, name: str, *, agent: str, model: str | None, grade: dict | None, public: list[float],
-              tokens: int = 0, cost: float = 0.0, competition: str = "loan-default", errors: int = 0) -> Path:
+              tokens: int = 0, cost: float = 0.0, competition: str = "loan-default", errors: int = 0,
+              seed: int = 0) -> Path:
     traj = Trajectory(folder / name / "trajectory.ipynb", {"competition": competition, "agent": agent,
-                                                           "model": model, "seed": 0})
+                                                           "model": model, "seed": seed})
     traj.meta["started"] = "2026-01-01T10:00:00+00:00"  # before grading: the start is signed with the grade
     step = 0
     for i in range(errors + 2):
@@ -116,20 +125,114 @@ def test_best_score_first_and_terminal_tables(runs):
     assert [t.title for t in tables] == ["loan-default (roc_auc)", "participants"]
 
 
+def test_human_rank_across_competitions_is_labelled_and_kept_apart(tmp_path):
+    agent_run(tmp_path, "l", agent="llm", model="m1", grade=final(0.8, 0.9, "gold"), public=[])
+    agent_run(tmp_path, "l2", agent="llm", model="m1", grade=final(0.7, 0.5, "none"), public=[], seed=1)
+    agent_run(tmp_path, "p", agent="llm", model="m1", grade=final(0.6, 0.2, "none", competition="penguins"),
+              public=[], competition="penguins")
+    row = participants(collect([tmp_path]))[0]
+    assert row.human_ranks == pytest.approx({"loan-default": 0.7, "penguins": 0.2})
+    assert row.mean_human_rank == pytest.approx(0.45)  # each competition weighs the same, whatever its runs
+    html = render_html(collect([tmp_path]), tmp_path / "report.html").read_text()
+    assert "45.0% (mean HumanRank over 2 competitions)" in html
+    assert "<th>HumanRank · loan-default</th>" in html and "<td>70.0%</td>" in html and "<td>20.0%</td>" in html
+
+
+@pytest.fixture
+def report_runs(tmp_path: Path) -> Path:
+    """Runs on two competitions: three seeds of one agent and model, a baseline, a person; one short episode."""
+    grade = final
+    agent_run(tmp_path / "runs", "s0", agent="llm", model="m1", grade=grade(0.80, 0.9, "gold"), public=[0.7, 0.78])
+    agent_run(tmp_path / "runs", "s1", agent="llm", model="m1", grade=grade(0.72, 0.4, "none"), public=[0.6, 0.71],
+              seed=1)
+    agent_run(tmp_path / "runs", "s2", agent="llm", model="m2", grade=grade(0.70, 0.3, "none"), public=[], seed=2)
+    agent_run(tmp_path / "runs", "b", agent="baseline", model=None, grade=grade(0.75, 0.6, "above_median"),
+              public=[0.74])
+    person_run(tmp_path / "plays", "alice", grade(0.85, 0.95, "gold"))
+    penguins = grade(0.9, 0.5, "none", competition="penguins")
+    agent_run(tmp_path / "runs", "p", agent="llm", model="m1", grade=penguins, public=[0.8], competition="penguins",
+              )  # validate at step 3, final at 4: a one-step axis, where matplotlib would tick 3.0, 3.2, ...
+    return tmp_path
+
+
+READ_CHARTS = """() => [...document.querySelectorAll('svg.chart')].map(svg => {
+  const id = svg.dataset.chart;
+  const box = el => { const r = el.getBoundingClientRect(); return [r.left, r.right, (r.left + r.right) / 2]; };
+  const group = (kind, i) => document.getElementById(`${id}-${kind}-${i}`);
+  const legend = document.getElementById(`${id}-legend`);
+  const steps = document.getElementById(`${id}-steps`);
+  const runs = [];
+  for (let i = 0; group('public', i) || group('final', i); i++) {
+    const line = group('public', i) && group('public', i).querySelector('path');
+    runs.push({
+      points: line ? (line.getAttribute('d').match(/[ML]/g) || []).length : 0,
+      line: line ? box(line) : null,
+      final: group('final', i) ? box(group('final', i)) : null,
+    });
+  }
+  return {
+    id,
+    legend: legend ? [...legend.querySelectorAll('text')].map(t => t.textContent) : [],
+    ticks: steps ? [...steps.querySelectorAll('g[id*="xtick_"] text')].map(t => t.textContent) : [],
+    runs,
+  };
+})"""
+
+
+@pytest.mark.browser
+def test_html_report_tells_runs_apart_and_keeps_the_final_score_apart(report_runs, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    report = render_html(collect([report_runs]), tmp_path / "out" / "report.html")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(report.as_uri())
+            charts = {c["id"]: c for c in page.evaluate(READ_CHARTS)}
+            headers = page.eval_on_selector_all("th", "ths => ths.map(t => t.textContent)")
+            cells = page.eval_on_selector_all("td", "tds => tds.map(t => t.textContent)")
+            page.screenshot(path=os.environ.get("NBDOJO_REPORT_SCREENSHOT", str(tmp_path / "report.png")),
+                            full_page=True)
+        finally:
+            browser.close()
+    assert set(charts) == {"human-rank", "curve-loan-default", "curve-penguins"}
+    loan = charts["curve-loan-default"]
+    # every legend entry names agent, model and seed (a person: their name); the two m1 seeds differ
+    assert loan["legend"] == ["agent · model · seed", "alice (human)", "baseline · no model · seed 0",
+                              "llm · m1 · seed 0", "llm · m1 · seed 1", "llm · m2 · seed 2"]
+    for chart in ("curve-loan-default", "curve-penguins"):
+        ticks = charts[chart]["ticks"]
+        assert ticks and all(t.isdigit() for t in ticks), ticks  # whole steps only: no 1.5
+    assert charts["curve-penguins"]["ticks"] == ["3", "4"]
+    # the public-score line stops at the last validate: the final score is a marker of its own, further right
+    for i, run in enumerate(loan["runs"]):
+        assert run["final"] is not None
+        if run["line"]:
+            assert run["line"][1] < run["final"][2] - 5, (i, run)
+    assert [r["points"] for r in loan["runs"]] == [0, 1, 2, 2, 0]  # as many vertices as validate scores
+    # HumanRank: per competition beside a mean that says what it averages; the bars never pool competitions
+    assert "HumanRank · loan-default" in headers and "HumanRank · penguins" in headers
+    assert "mean HumanRank" not in headers
+    assert any("(mean HumanRank over 2 competitions)" in c for c in cells)
+    assert charts["human-rank"]["legend"] == ["competition", "loan-default", "penguins"]
+    assert "llm · m1 · seed 1" in cells  # run tables name the seed too
+
+
 @pytest.mark.browser
 def test_html_report_renders_its_charts(runs, tmp_path):
     from playwright.sync_api import sync_playwright
 
     report = render_html(collect([runs]), tmp_path / "out" / "report.html")
     html = report.read_text()
-    assert html.count("data:image/png;base64,") == 2 and "alice (human)" in html
+    assert html.count('<svg class="chart"') == 2 and "alice (human)" in html
     assert "../runs/a1/trajectory.ipynb" in html  # notebooks linked relative to the report
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(report.as_uri())
-            widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+            widths = page.eval_on_selector_all("svg.chart", "svgs => svgs.map(s => s.getBoundingClientRect().width)")
         finally:
             browser.close()
     assert len(widths) == 2 and all(w > 100 for w in widths)

@@ -3,9 +3,11 @@
 Agent trajectories (`nbdojo run`) and people's scored notebooks (`nbdojo play` + `nbdojo
 score`) carry the same metadata, so one reader covers both. The report has a table per
 competition (score, position, HumanRank, medal, steps, wall time, errors, tokens, cost),
-a table per participant (mean HumanRank, medal rate), score-versus-step curves (public
-scores from `validate`, then the final private score) and a HumanRank bar chart, as
-matplotlib PNGs embedded in one self-contained HTML file.
+a table per participant (HumanRank per competition and its labelled mean over them, medal
+rate), score-versus-step curves (public scores from `validate` as a line, the final private
+score as a separate star) and a HumanRank bar chart per competition, as matplotlib SVG inlined
+in one self-contained HTML file (`nbdojo.tools.report_charts`). Charts and run tables tell runs
+apart by agent · model · seed.
 
 Only results nbdojo signed are believed (`nbdojo.grading.signing`): an unsigned or altered result, one
 signed by another home's key, or a second copy of one notebook is listed apart as unverified,
@@ -14,9 +16,7 @@ with what it claims, and counts in no ranking, average or chart.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import logging
 import math
@@ -63,6 +63,17 @@ class Run:
     trust: str = VERIFIED  # or why the result is not believed (nbdojo.trajectory.verification)
     signature: str | None = None
     claims: bool = True  # the notebook holds a result (none while an episode runs)
+    agent: str = ""
+    model: str | None = None
+    seed: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The run, told apart from the participant's other runs: agent · model · seed (a person: their name)."""
+        if self.kind == "human":
+            return self.participant
+        seed = "no seed" if self.seed is None else f"seed {self.seed}"
+        return f"{self.agent} · {self.model or 'no model'} · {seed}"
 
     @property
     def verified(self) -> bool:
@@ -143,7 +154,8 @@ def read_run(path: Path) -> Run | None:
         cost=float(usage.get("cost") or 0.0), metric=str(final.get("metric") or ""),
         higher_is_better=final.get("higher_is_better"), curve=curve, trust=verification(nb),
         signature=signed.get("value") if isinstance(signed, dict) and isinstance(signed.get("value"), str) else None,
-        claims=bool(final),
+        claims=bool(final), agent=str(meta["agent"]), model=meta.get("model") or None,
+        seed=meta["seed"] if isinstance(meta.get("seed"), int) and not isinstance(meta.get("seed"), bool) else None,
     )
 
 
@@ -181,25 +193,31 @@ class Participant:
     kind: str
     runs: int
     competitions: int
-    mean_human_rank: float | None
+    mean_human_rank: float | None  # the mean over competitions of its per-competition mean
     medal_rate: float
     mean_steps: float
     total_cost: float
+    human_ranks: dict[str, float] = field(default_factory=dict)  # competition -> mean HumanRank of its runs there
 
 
 def participants(runs: list[Run]) -> list[Participant]:
-    """Per participant: mean HumanRank (a run without a submission counts 0; a competition without a
-    leaderboard does not count), share of runs with a medal. Verified results only."""
+    """Per participant: HumanRank per competition (mean of its runs there; a run without a submission counts 0, a
+    competition without a leaderboard not at all), their mean over competitions (each weighs the same), share of
+    runs with a medal. Verified results only."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.verified and run.status not in UNFINISHED:
             groups[run.participant].append(run)
     rows = []
     for name, group in groups.items():
-        ranks = [r.human_rank for r in group if r.human_rank is not None]
+        per: dict[str, list[float]] = defaultdict(list)
+        for r in group:
+            if r.human_rank is not None:
+                per[r.competition].append(r.human_rank)
+        by_comp = {comp: mean(values) for comp, values in sorted(per.items())}
         rows.append(Participant(
             name=name, kind=group[0].kind, runs=len(group), competitions=len({r.competition for r in group}),
-            mean_human_rank=mean(ranks) if ranks else None,
+            mean_human_rank=mean(by_comp.values()) if by_comp else None, human_ranks=by_comp,
             medal_rate=sum(r.medal in MEDALS for r in group) / len(group),
             mean_steps=mean(r.steps for r in group), total_cost=sum(r.cost for r in group),
         ))
@@ -245,7 +263,7 @@ def _fmt_wall(seconds: float | None) -> str:
 
 def _run_row(run: Run) -> list[str]:
     position = "—" if run.position is None else f"{run.position}/{run.entries or '?'}"
-    return [run.participant, run.kind, _fmt_score(run), position, _fmt_rank(run.human_rank),
+    return [run.label, run.kind, _fmt_score(run), position, _fmt_rank(run.human_rank),
             run.medal.replace("_", " "), str(run.steps), _fmt_wall(run.wall_time_s), str(run.errors),
             f"{run.tokens:,}" if run.tokens else "—", f"${run.cost:.4f}" if run.cost else "—"]
 
@@ -254,17 +272,26 @@ RUN_COLUMNS = ["participant", "kind", "score", "position", "HumanRank", "medal",
                "tokens", "cost"]
 UNVERIFIED_COLUMNS = ["competition", "participant", "claimed score", "claimed HumanRank", "claimed medal", "why"]
 UNVERIFIED_TITLE = "unverified results (not ranked: unsigned, altered or copied)"
-PARTICIPANT_COLUMNS = ["participant", "kind", "runs", "competitions", "mean HumanRank", "medal rate", "mean steps",
-                       "cost"]
+PARTICIPANT_COLUMNS = ["participant", "kind", "runs", "competitions", "HumanRank", "medal rate", "mean steps", "cost"]
 
 
 def _participant_row(p: Participant) -> list[str]:
-    return [p.name, p.kind, str(p.runs), str(p.competitions), _fmt_rank(p.mean_human_rank), f"{p.medal_rate:.0%}",
+    return [p.name, p.kind, str(p.runs), str(p.competitions), _fmt_mean_rank(p), f"{p.medal_rate:.0%}",
             f"{p.mean_steps:.1f}", f"${p.total_cost:.4f}" if p.total_cost else "—"]
 
 
+def _fmt_mean_rank(p: Participant) -> str:
+    """A HumanRank that says what it averages: over competitions (each weighs the same), or over one's runs."""
+    if p.mean_human_rank is None:
+        return "—"
+    n = len(p.human_ranks)
+    if n > 1:
+        return f"{p.mean_human_rank:.1%} (mean HumanRank over {n} competitions)"
+    return _fmt_rank(p.mean_human_rank) + (f" (mean of {p.runs} runs)" if p.runs > 1 else "")
+
+
 def _unverified_row(run: Run) -> list[str]:
-    return [run.competition, run.participant, _fmt_score(run), _fmt_rank(run.human_rank), run.medal.replace("_", " "),
+    return [run.competition, run.label, _fmt_score(run), _fmt_rank(run.human_rank), run.medal.replace("_", " "),
             f"unverified: {run.trust}"]
 
 
@@ -302,88 +329,56 @@ def summary_table(runs: list[Run]) -> list[Any]:
     return tables
 
 
-# ----- charts -------------------------------------------------------------------------------
+# ----- charts (nbdojo.tools.report_charts draws them) -----------------------------------------
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+def _run_labels(group: list[Run]) -> list[str]:
+    """Legend entries that tell runs apart: agent · model · seed, and the run's folder where those collide."""
+    labels = [r.label for r in group]
+    return [f"{label} · {r.path.parent.name}" if labels.count(label) > 1 else label
+            for label, r in zip(labels, group, strict=True)]
 
 
 def score_curves(runs: list[Run], competition: str) -> str | None:
-    """Score versus step for one competition: public scores from validate, the final private score as a star."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Score versus step for one competition (inline SVG): public scores from validate joined by a line, the final
+    private score a separate star."""
+    from nbdojo.tools.report_charts import Curve, score_chart
 
     group = [r for r in runs if r.competition == competition and r.curve and r.ranked]
     if not group:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for i, run in enumerate(group):
-        color = f"C{i % 10}"
-        public = [(s, v) for s, v, kind in run.curve if kind == "public"]
+    curves = []
+    for run, label in zip(group, _run_labels(group), strict=True):
         final = [(s, v) for s, v, kind in run.curve if kind == "final"]
-        xs = [s for s, _ in public + final]
-        ys = [v for _, v in public + final]
-        ax.plot(xs, ys, color=color, linestyle="--" if run.kind == "human" else "-", alpha=0.7,
-                label=run.participant)
-        if public:
-            ax.scatter([s for s, _ in public], [v for _, v in public], color=color, marker="o", s=22)
-        if final:
-            ax.scatter([s for s, _ in final], [v for _, v in final], color=color, marker="*", s=140,
-                       edgecolor="black", linewidth=0.5, zorder=3)
+        curves.append(Curve(label=label, public=[(s, v) for s, v, kind in run.curve if kind == "public"],
+                            final=final[-1] if final else None, person=run.kind == "human"))
     metric = next((r.metric for r in group if r.metric), "score")
     higher = next((r.higher_is_better for r in group if r.higher_is_better is not None), True)
-    ax.set_title(f"{competition}: score by step (● public, ★ final private)")
-    ax.set_xlabel("step (cells run, for people)")
-    ax.set_ylabel(f"{metric} ({'higher' if higher else 'lower'} is better)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    return _png(fig)
+    return score_chart(curves, chart_id=f"curve-{_slug(competition)}",
+                       title=f"{competition}: score by step (\u25cf public, joined; \u2605 final private, apart)",
+                       ylabel=f"{metric} ({'higher' if higher else 'lower'} is better)")
 
 
 def human_rank_bars(runs: list[Run]) -> str | None:
-    """Mean HumanRank of each participant on each competition, people hatched."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    """HumanRank of each participant on each competition (inline SVG), never averaged across competitions."""
+    from nbdojo.tools.report_charts import Bars, rank_bars
 
     done = [r for r in runs if r.status not in UNFINISHED and r.verified]
-    if not done:
-        return None
-    names = [p.name for p in participants(done)]
-    comps = sorted({r.competition for r in done})
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(names) * max(1, len(comps)) ** 0.5 + 2), 3.8))
-    width = 0.8 / len(comps)
-    x = np.arange(len(names))
-    for j, comp in enumerate(comps):
-        values = []
-        for name in names:
-            ranks = [r.human_rank for r in done
-                     if r.competition == comp and r.participant == name and r.human_rank is not None]
-            values.append(mean(ranks) if ranks else np.nan)
-        bars = ax.bar(x + (j - (len(comps) - 1) / 2) * width, values, width, label=comp, color=f"C{j % 10}")
-        for bar, name, value in zip(bars, names, values, strict=True):
-            if name.endswith("(human)"):
-                bar.set_hatch("//")
-            if not np.isnan(value):
-                ax.annotate(f"{value:.0%}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
-                            fontsize=8)
-    ax.set_xticks(x, names, rotation=20, ha="right")
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("HumanRank (share of the leaderboard beaten)")
-    ax.set_title("HumanRank by participant (people hatched)")
-    if len(comps) > 1:
-        ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    groups = []
+    for p in participants(done):
+        mine = [r for r in done if r.participant == p.name]
+        values = {}
+        for comp in sorted({r.competition for r in mine}):
+            ranks = [r.human_rank for r in mine if r.competition == comp and r.human_rank is not None]
+            if ranks:
+                values[comp] = (mean(ranks), len(ranks))
+        seeds = sorted({r.seed for r in mine if r.seed is not None})
+        label = p.name + (f"\nseed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else "")
+        groups.append(Bars(label=label, values=values, person=p.kind == "human"))
+    return rank_bars(groups, chart_id="human-rank")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower())
 
 
 # ----- HTML ---------------------------------------------------------------------------------
@@ -393,7 +388,8 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child, td.l { text-align: left; }
-tr.human { background: #eef7ff; } tr.unverified { background: #fdecea; } img { max-width: 100%; margin: 0.5em 0 1.5em; }
+tr.human { background: #eef7ff; } tr.unverified { background: #fdecea; }
+figure { margin: 0.5em 0 1.5em; } svg.chart { max-width: 100%; height: auto; }
 .muted { color: #777; font-size: 0.85em; }
 """
 
@@ -412,6 +408,20 @@ def _table(columns: list[str], rows: list[tuple[list[str], str]], link: list[tup
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _participants_table(rows: list[Participant]) -> str:
+    """Participants, with their HumanRank on each competition beside the mean when they ran more than one."""
+    comps = sorted({c for p in rows for c in p.human_ranks})
+    if len(comps) < 2:
+        return _table(PARTICIPANT_COLUMNS, [(_participant_row(p), p.kind) for p in rows])
+    at = PARTICIPANT_COLUMNS.index("HumanRank")
+    columns = PARTICIPANT_COLUMNS[:at] + [f"HumanRank · {c}" for c in comps] + PARTICIPANT_COLUMNS[at:]
+    table = []
+    for p in rows:
+        row = _participant_row(p)
+        table.append((row[:at] + [_fmt_rank(p.human_ranks.get(c)) for c in comps] + row[at:], p.kind))
+    return _table(columns, table)
+
+
 def _link(run: Run, report: Path) -> tuple[str, str]:
     """A run's notebook, relative to the report where it can be."""
     try:
@@ -422,7 +432,7 @@ def _link(run: Run, report: Path) -> tuple[str, str]:
 
 
 def render_html(runs: list[Run], output: str | Path) -> Path:
-    """Write the self-contained HTML report (tables and base64 PNG charts)."""
+    """Write the self-contained HTML report (tables and inline SVG charts)."""
     from nbdojo.trajectory import utcnow
 
     path = Path(output)
@@ -433,10 +443,10 @@ def render_html(runs: list[Run], output: str | Path) -> Path:
              f"{html.escape(utcnow())} · HumanRank is the share of the competition's reference leaderboard beaten; "
              "medals as in MLE-bench; only results nbdojo signed are ranked.</p>",
              "<h2>Participants</h2>",
-             _table(PARTICIPANT_COLUMNS, [(_participant_row(p), p.kind) for p in participants(runs)])]
+             _participants_table(participants(runs))]
     bars = human_rank_bars(runs)
     if bars:
-        parts.append(f'<img id="human-rank" alt="HumanRank by participant" src="data:image/png;base64,{bars}">')
+        parts.append(f'<figure id="human-rank">{bars}</figure>')
     for competition, group in ranked(runs).items():
         metric = next((r.metric for r in group if r.metric), "")
         parts.append(f"<h2>{html.escape(competition)}</h2>")
@@ -446,8 +456,7 @@ def render_html(runs: list[Run], output: str | Path) -> Path:
                             [_link(r, path) for r in group]))
         curves = score_curves(runs, competition)
         if curves:
-            parts.append(f'<img class="curve" alt="{html.escape(competition)}: score by step" '
-                         f'src="data:image/png;base64,{curves}">')
+            parts.append(f'<figure class="curve">{curves}</figure>')
     shunned = unverified(runs)
     if shunned:
         parts += ["<h2 id='unverified'>Unverified results</h2>",
