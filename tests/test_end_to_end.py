@@ -127,3 +127,26 @@ def test_llm_with_an_unreachable_server_is_one_line_before_any_kernel(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 1 and len(lines) == 1 and "cannot reach" in lines[0], proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_run_json_prints_one_object_then_a_list_for_a_batch(prepared_home, tmp_path):
+    """`run --json`: stdout is JSON alone (the step lines and tables go to stderr); --episodes N gives a list."""
+    import json
+
+    keys = {"competition", "agent", "model", "seed", "score", "metric", "human_rank", "medal", "position",
+            "leaderboard_size", "notebook", "steps", "status", "duration_s", "error"}
+    proc = nbdojo("run", "penguins", "--agent", "baseline", "--seed", "3", "--out", str(tmp_path / "one"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    one = json.loads(proc.stdout)
+    assert set(one) == keys and one["status"] == "finished" and one["seed"] == 3 and one["steps"] == 8
+    assert one["competition"] == "penguins" and one["medal"] and 0 < one["human_rank"] <= 1
+    nb = nbformat.read(one["notebook"], as_version=4)
+    assert nb.metadata["nbdojo"]["final"]["score"] == pytest.approx(one["score"])
+    assert "submit" in proc.stderr  # the progress, on stderr
+
+    batch = nbdojo("run", "penguins", "--agent", "baseline", "--episodes", "2", "--workers", "2",
+                   "--out", str(tmp_path / "batch"), "--json")
+    assert batch.returncode == 0, batch.stderr
+    runs = json.loads(batch.stdout)
+    assert [r["seed"] for r in runs] == [0, 1] and all(set(r) == keys and r["score"] is not None for r in runs)
+    assert all(Path(r["notebook"]).is_file() for r in runs)

@@ -45,9 +45,12 @@ def nbdojo(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def jupyter_env(tmp_path_factory):
+def jupyter_env(prepared_home, tmp_path_factory):
+    """A temp Jupyter data dir (where a global kernel spec would go); the play's spec is under
+    NBDOJO_HOME, found by nbclient through JUPYTER_PATH as `nbdojo play` says."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_DATA_DIR", str(tmp_path_factory.mktemp("jupyter-data")))
+        mp.setenv("JUPYTER_PATH", str(prepared_home / "jupyter"))
         yield os.environ.copy()
 
 
@@ -89,7 +92,7 @@ def test_play_makes_a_sandboxed_starter_notebook(played, jupyter_env):
     _, path = played
     nb = nbformat.read(str(path), as_version=4)
     name = nb.metadata["kernelspec"]["name"]
-    spec = json.loads((Path(jupyter_env["JUPYTER_DATA_DIR"]) / "kernels" / name / "kernel.json").read_text())
+    spec = json.loads((Path(os.environ["NBDOJO_HOME"]) / "jupyter" / "kernels" / name / "kernel.json").read_text())
     assert "nbdojo.kernel.launcher" in spec["argv"]
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == "nbdojo-sandbox"
     assert nb.metadata["nbdojo"]["agent"] == "human" and nb.metadata["nbdojo"]["participant"] == "alice"
@@ -155,3 +158,24 @@ def test_compare_shows_the_person_beside_the_agents_and_the_report_renders(playe
             browser.close()
     assert len(widths) >= 2 and all(w > 0 for w in widths), widths  # the HumanRank bars and a score curve
     assert rows == 3  # alice, the llm agent, the quitter
+
+
+def test_play_kernel_spec_lives_under_nbdojo_home_and_goes_with_the_play(loan_default_data, jupyter_env, tmp_path):
+    """No global kernel spec: nothing in the user's (or the temp) Jupyter data dir; `play --remove` removes it."""
+    jupyter_env = {**jupyter_env, "HOME": str(tmp_path / "home")}  # where a user-level spec would go, too
+    proc = nbdojo("play", "loan-default", "--name", "gus", "--out", str(tmp_path / "plays"), env=jupyter_env)
+    assert proc.returncode == 0, proc.stderr
+    notebook = Path(re.search(r"notebook\s+(\S+\.ipynb)", proc.stdout).group(1))
+    name = nbformat.read(str(notebook), as_version=4).metadata["kernelspec"]["name"]
+    for data_dir in (Path(jupyter_env["JUPYTER_DATA_DIR"]), Path(jupyter_env["HOME"]) / ".local/share/jupyter"):
+        assert not list(data_dir.glob("kernels/nbdojo-*")), data_dir
+    home_spec = Path(jupyter_env["NBDOJO_HOME"]) / "jupyter" / "kernels" / name
+    assert "nbdojo.kernel.launcher" in json.loads((home_spec / "kernel.json").read_text())["argv"]
+    assert f"JUPYTER_PATH={Path(jupyter_env['NBDOJO_HOME']) / 'jupyter'}" in proc.stdout
+
+    removed = nbdojo("play", "--remove", str(notebook.parent), env=jupyter_env)
+    assert removed.returncode == 0, removed.stderr
+    assert not home_spec.exists() and notebook.is_file()  # the person's files stay
+    assert nbdojo("score", str(notebook), env=jupyter_env).returncode != 0  # no longer a play nbdojo knows
+    again = nbdojo("play", "--remove", str(notebook), env=jupyter_env)
+    assert again.returncode == 1 and "not a play nbdojo knows" in again.stderr

@@ -38,10 +38,11 @@ def replay_cli(path: Path, *args: str) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def jupyter_data(tmp_path_factory):
-    """Play kernel specs go to a temp Jupyter data dir, not the user's."""
+def jupyter_data(prepared_home, tmp_path_factory):
+    """A temp Jupyter data dir; nbclient finds the play's kernel spec under NBDOJO_HOME through JUPYTER_PATH."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_DATA_DIR", str(tmp_path_factory.mktemp("jupyter-data")))
+        mp.setenv("JUPYTER_PATH", str(prepared_home / "jupyter"))
         yield
 
 
@@ -72,6 +73,9 @@ def test_replay_reproduces_a_baseline_trajectory(baseline_trajectory):
     assert report["score_reproduced"] and report["replayed_score"] == pytest.approx(report["recorded_score"], abs=1e-4)
     assert report["first_divergence"] is None, report["divergence"]
     assert report["cells"] and all(c["recorded"] == c["replayed"] == "ok" for c in report["cells"])
+    n = len(report["cells"])  # --json: the per-cell fidelity summary, beside the cells themselves
+    assert report["fidelity"] == {"cells": n, "status_same": n, "outputs_same": n, "outputs_differ": 0,
+                                  "outputs_not_compared": 0, "first_divergence": None, "divergence": ""}
     out = Path(report["output"])
     assert out == baseline_trajectory.with_name("trajectory.replay.ipynb")
     nb = nbformat.read(str(out), as_version=4)

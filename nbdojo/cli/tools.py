@@ -90,18 +90,23 @@ def replay(
     cell_timeout: Optional[float] = typer.Option(None, min=1, help="Seconds per cell, to tighten the recorded limit "
                                                                    "(never past nbdojo's default)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the fidelity report as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else on stdout: "
+                                 "{source, output (the replayed notebook), competition, recorded_score, "
+                                 "replayed_score, tolerance, score_reproduced, fidelity: {cells, status_same, "
+                                 "outputs_same, outputs_differ, outputs_not_compared, first_divergence, divergence}, "
+                                 "cells: [{index, step, recorded, replayed, outputs_match, summary, note}], "
+                                 "error, grade, notes, limits, workspace}."),
 ) -> None:
     """Re-execute a notebook with papermill in a fresh sandboxed kernel, regrade it, and report its fidelity.
     The competition and caps come from nbdojo's record of the play or run, each cap at most nbdojo's default.
     Exits 1 if the score is not reproduced."""
     from nbdojo.tools.replay import replay_notebook
 
-    with console.status(f"replaying {notebook.name}"):
+    with (err_console if as_json else console).status(f"replaying {notebook.name}"):
         report = replay_notebook(notebook, competition=competition, output=output, tolerance=tolerance,
                                  cell_timeout=cell_timeout, sandbox=not no_sandbox)
     if as_json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print(json.dumps(_replay_json(report), indent=2, default=str))
     else:
         table = Table(title=f"replay of {notebook}", title_justify="left")
         for col in ("cell", "step", "recorded", "replayed", "outputs"):
@@ -118,8 +123,21 @@ def replay(
         raise typer.Exit(1)
 
 
+def _replay_json(report: Any) -> dict[str, Any]:
+    """`nbdojo replay --json`: the report's fields, with a per-cell fidelity summary first."""
+    data = report.to_dict()
+    matches = [c.outputs_match for c in report.cells]
+    fidelity = {"cells": len(report.cells), "status_same": sum(1 for c in report.cells if c.status_match),
+                "outputs_same": matches.count(True), "outputs_differ": matches.count(False),
+                "outputs_not_compared": matches.count(None), "first_divergence": report.first_divergence,
+                "divergence": report.divergence}
+    head = {k: data.pop(k) for k in ("source", "output", "competition", "recorded_score", "replayed_score",
+                                     "tolerance", "score_reproduced")}
+    return {**head, "fidelity": fidelity, **data}
+
+
 def play(
-    competition: str = typer.Argument(..., help="Competition id."),
+    competition: Optional[str] = typer.Argument(None, help="Competition id."),
     name: Optional[str] = typer.Option(None, help="Your name (default: $USER)."),
     out: Path = typer.Option(Path("plays"), help="Folder for the play folder (notebook + workspace)."),
     seed: Optional[int] = typer.Option(0, min=0, help="Seed written into the notebook's parameters (0 or more)."),
@@ -127,16 +145,30 @@ def play(
     open_lab: bool = typer.Option(False, "--open", help="Start JupyterLab on the notebook."),
     port: Optional[int] = typer.Option(None, help="--open: port on 127.0.0.1."),
     browser: bool = typer.Option(True, "--browser/--no-browser", help="--open: open a web browser too."),
+    remove: Optional[str] = typer.Option(None, "--remove", metavar="PLAY",
+                                         help="Remove a play instead: its kernel spec and nbdojo's record of it "
+                                              "(PLAY: its notebook, folder or kernel name); its files stay."),
 ) -> None:
-    """A starter notebook for a person, on the same sandboxed kernel, limits and data view as agents."""
+    """A starter notebook for a person, on the same sandboxed kernel, limits and data view as agents.
+    The play's kernel spec is kept under nbdojo's home (`nbdojo play --remove` removes it), not in Jupyter's
+    folders: `--open` finds it; for papermill or jupyter, put the folder it prints on JUPYTER_PATH."""
     from nbdojo.limits import Limits
-    from nbdojo.tools.play import play as make_play
+    from nbdojo.tools.play import play as make_play, play_jupyter_path, remove_play
 
+    if remove is not None:
+        for path in remove_play(remove):
+            console.print(f"[bold]removed[/] {path}", soft_wrap=True, highlight=False)
+        return
+    if competition is None:
+        err_console.print("[red]error:[/] nbdojo play needs a COMPETITION (or --remove PLAY).", highlight=False)
+        raise typer.Exit(2)
     result = make_play(competition, out=out, name=name, seed=seed, limits=Limits(memory_bytes=int(memory_gb * 1024**3)))
     console.print(f"[bold]notebook[/]  {result.notebook}", soft_wrap=True)
     console.print(f"[bold]workspace[/] {result.workspace}", soft_wrap=True)
     console.print(f"[bold]kernel[/]    {result.kernel_name} (sandboxed; installed in {result.kernelspec_dir})",
                   soft_wrap=True)
+    console.print(f"To run it with papermill or jupyter: JUPYTER_PATH={play_jupyter_path()}", soft_wrap=True,
+                  highlight=False)
     console.print(f"When your submission.csv is written: [bold]nbdojo score {result.notebook}[/]", soft_wrap=True)
     if not open_lab:
         return

@@ -155,25 +155,50 @@ def sandbox_kernelspec(*, workspace: Path, data_dir: Path, display_name: str, li
     }
 
 
-def install_kernelspec(name: str, spec: dict[str, Any], *, user: bool = True, prefix: str | None = None) -> Path:
-    """Install a kernel spec (user-level by default) and return its folder."""
-    from jupyter_client.kernelspec import KernelSpecManager
+def play_jupyter_path() -> Path:
+    """`nbdojo_home()/jupyter`: a Jupyter data folder holding only the plays' kernel specs (in `kernels/`).
 
-    with tempfile.TemporaryDirectory(prefix="nbk-spec-") as tmp:
-        staged = Path(tmp) / name
-        staged.mkdir()
-        (staged / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n")
-        return Path(KernelSpecManager().install_kernel_spec(str(staged), name, user=user, prefix=prefix))
+    Nothing is installed in the user's or the environment's Jupyter folders; a Jupyter client finds a play's
+    kernel when this folder is on its `JUPYTER_PATH` (nbdojo's own JupyterLab puts it there)."""
+    from nbdojo.config import nbdojo_home
+
+    return nbdojo_home() / "jupyter"
+
+
+def play_kernels_dir() -> Path:
+    """Where the plays' kernel specs live: `play_jupyter_path()/kernels/<name>/kernel.json`."""
+    return play_jupyter_path() / "kernels"
+
+
+def jupyter_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's) with `play_jupyter_path()` first on JUPYTER_PATH, so JupyterLab,
+    papermill or nbclient started with it find the plays' kernel specs."""
+    env = dict(os.environ if env is None else env)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(play_jupyter_path()), env.get("JUPYTER_PATH")) if p)
+    return env
+
+
+def install_kernelspec(name: str, spec: dict[str, Any]) -> Path:
+    """Write a play's kernel spec to `play_kernels_dir()/<name>` (atomically) and return its folder."""
+    if _slug(name) != name or name.startswith("."):
+        raise ConfigError(f"{name!r} is not a kernel spec name.")
+    root = play_kernels_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    dest = root / name
+    staged = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    (staged / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n")
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(staged, dest)
+    return dest
 
 
 def remove_kernelspec(name: str) -> bool:
-    """Remove an installed kernel spec; False if there was none."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().remove_kernel_spec(name)
-    except NoSuchKernel:
+    """Remove a play's kernel spec from `play_kernels_dir()`; False if there was none."""
+    dest = play_kernels_dir() / name
+    if _slug(name) != name or name.startswith(".") or not (dest / "kernel.json").is_file():
         return False
+    shutil.rmtree(dest)
     return True
 
 
@@ -307,8 +332,9 @@ def starter_notebook(
 
 
 def play(competition: str, *, out: str | Path = "plays", name: str | None = None, seed: int | None = 0,
-         limits: Any = None, gpus: list[int] | None = None, user_kernelspec: bool = True) -> Play:
-    """Prepare a play folder `<out>/<competition>-<name>-<stamp>/` and install its sandboxed kernel spec."""
+         limits: Any = None, gpus: list[int] | None = None) -> Play:
+    """Prepare a play folder `<out>/<competition>-<name>-<stamp>/` and install its sandboxed kernel spec
+    in `play_kernels_dir()` (under nbdojo's home; `remove_play` removes it)."""
     from nbdojo.competitions import get_competition, is_prepared, load, prepare
     from nbdojo.limits import Limits
     from nbdojo.kernel.gpus import checked_gpus
@@ -336,8 +362,7 @@ def play(competition: str, *, out: str | Path = "plays", name: str | None = None
     display = f"nbdojo · {spec.id} (sandboxed)"
     kspec = sandbox_kernelspec(workspace=workspace, data_dir=data.public_dir, display_name=display, limits=limits,
                                gpus=gpus, metadata={"competition": spec.id, "play_dir": str(folder)})
-    spec_dir = install_kernelspec(kernel_name, kspec, user=user_kernelspec,
-                                  prefix=None if user_kernelspec else sys.prefix)
+    spec_dir = install_kernelspec(kernel_name, kspec)
     notebook = folder / f"{spec.id}.ipynb"
     nb = starter_notebook(spec=spec, data_dir=data.public_dir, workspace=workspace, kernel_name=kernel_name,
                           display_name=display, participant=participant, seed=seed, limits=limits, path=notebook)
@@ -346,6 +371,39 @@ def play(competition: str, *, out: str | Path = "plays", name: str | None = None
                       participant=participant, kernel=kernel_name)  # what `score` and `replay` trust
     return Play(notebook=notebook, workspace=workspace, kernel_name=kernel_name, kernelspec_dir=spec_dir)
 
+
+
+def _play_notebooks(target: Path) -> list[Path]:
+    if target.is_dir():
+        return sorted(target.glob("*.ipynb"))
+    return [target]
+
+
+def remove_play(target: str | Path) -> list[Path]:
+    """Remove a play's kernel spec and nbdojo's record of it (so it is no longer scored); its folder (the
+    person's notebook and workspace) stays. `target`: the play's notebook, its folder, or its kernel spec's
+    name. Returns what was removed; a target that is no play is a ConfigError."""
+    from nbdojo.records import find_record, record_id, records_dir
+
+    removed: list[Path] = []
+    name = str(target)
+    if _slug(name) == name and (play_kernels_dir() / name / "kernel.json").is_file() and not Path(name).exists():
+        remove_kernelspec(name)
+        return [play_kernels_dir() / name]
+    for notebook in _play_notebooks(Path(target)):
+        record = find_record(notebook) if notebook.is_file() else None
+        if record is None or record.kind != "play":
+            continue
+        kernel = record.extra.get("kernel")
+        if kernel and remove_kernelspec(str(kernel)):
+            removed.append(play_kernels_dir() / str(kernel))
+        path = records_dir() / f"{record_id(notebook)}.json"
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    if not removed:
+        raise ConfigError(f"{target} is not a play nbdojo knows (a play's notebook, its folder, or a kernel spec "
+                          f"in {play_kernels_dir()}).")
+    return removed
 
 # ----- score --------------------------------------------------------------------------------
 

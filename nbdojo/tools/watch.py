@@ -318,6 +318,10 @@ class LabServer:
         (config / "labconfig" / "default_setting_overrides.json").write_text(
             json.dumps(LAB_SETTINGS, indent=2))  # read by jupyterlab_server from every Jupyter config dir
         env = dict(os.environ)
+        if self.allowed_kernelspecs:  # the plays' kernel specs live under nbdojo's home, not in Jupyter's folders
+            from nbdojo.tools.play import jupyter_env
+
+            env = jupyter_env(env)
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(config), env.get("JUPYTER_CONFIG_PATH")) if p)
         self.log_path = self.state / "lab.log"
         with open(self.log_path, "ab") as logf:
