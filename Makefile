@@ -45,9 +45,9 @@ demo: venv
 test: venv test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The unit tier: no kernel, no browser (tests marked `kernel` or `browser` are left out).
+# The unit tier: no kernel, no browser, no large build (tests marked kernel, browser or slow are left out).
 test-fast: venv
-	$(PY) -m pytest -m "not kernel and not browser" -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not kernel and not browser and not slow" -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -49,3 +49,20 @@ def baseline_cli_run(prepared_home: Path, tmp_path_factory: pytest.TempPathFacto
     match = re.search(r"notebook (\S+\.ipynb)", proc.stdout)
     assert match, proc.stdout
     return proc.stdout, Path(match.group(1))
+
+
+#: Fixtures that run a real episode: a test that uses one is in the kernel tier, marked or not.
+EPISODE_FIXTURES = {"baseline_cli_run", "baseline_run", "llm_episode", "episode", "arena"}
+#: Competitions whose build takes seconds: tests that build them are in the slow tier.
+SLOW_BUILDS = {"shapes-cv", "review-sentiment", "digits-noisy", "ticket-routing", "product-search", "store-sales",
+               "land-cover", "click-through", "sensor-activity"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier tests by what they do, so `make test-fast` (not kernel, browser or slow) stays a unit tier."""
+    for item in items:
+        if EPISODE_FIXTURES & set(getattr(item, "fixturenames", ())) and "kernel" not in item.keywords:
+            item.add_marker(pytest.mark.kernel)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(value in SLOW_BUILDS for value in params.values() if isinstance(value, str)):
+            item.add_marker(pytest.mark.slow)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.kernel  # real JupyterLab servers and sandboxed kernels
+
 NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
 
 

@@ -268,6 +268,7 @@ def test_a_refused_key_still_fails_the_preflight_in_one_line(status):
         assert srv.requests == []  # nothing was asked of the model
 
 
+@pytest.mark.slow  # the real CLI, in a subprocess
 def test_a_refused_key_is_one_line_from_the_cli_before_any_kernel(tmp_path):
     with OpenAIServer(models_status=401) as srv:
         url = srv.url

@@ -137,6 +137,7 @@ def test_adding_a_competition_under_a_path_id_is_refused(prepared_home, tmp_path
 
 # ----- score: the play's own workspace and competition -----------------------------------------------------
 
+@pytest.mark.slow  # the real CLI, in subprocesses
 def test_score_never_imports_a_competition_the_notebook_names(loan_default_data, tmp_path, marker):
     started = new_play(tmp_path, "mallory")
     crafted = craft_competition(started.workspace / "evil", marker)  # the play's kernel can write this
@@ -150,6 +151,7 @@ def test_score_never_imports_a_competition_the_notebook_names(loan_default_data,
     assert not marker.exists()
 
 
+@pytest.mark.slow  # the real CLI, in subprocesses
 def test_score_grades_only_the_plays_own_workspace(loan_default_data, tmp_path):
     alice, bob = new_play(tmp_path, "alice"), new_play(tmp_path, "bob")
     submit(loan_default_data, alice.workspace)  # alice submitted; bob did not
@@ -211,6 +213,7 @@ UNCAPPED = {"memory_bytes": None, "max_processes": None, "disk_bytes": None, "ou
             "cell_timeout_s": 1e9, "wall_clock_s": 1e9, "max_steps": 10**6}
 
 
+@pytest.mark.slow  # the real CLI, in subprocesses
 def test_replay_never_imports_a_competition_the_notebook_names(loan_default_data, tmp_path, marker, fake_papermill):
     started = new_play(tmp_path, "mallory")
     crafted = craft_competition(started.workspace / "evil", marker)
