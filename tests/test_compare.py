@@ -125,6 +125,19 @@ def test_best_score_first_and_terminal_tables(runs):
     assert [t.title for t in tables] == ["loan-default (roc_auc)", "participants"]
 
 
+def test_terminal_tables_fit_80_columns_and_never_cut_a_score(runs):
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    for table in summary_table(collect([runs]), width=80):
+        console.print(table)
+    text = console.export_text()
+    assert max(map(len, text.splitlines())) <= 80
+    assert "…" not in text  # nothing cut: optional columns were dropped instead
+    for score in ("0.85", "0.8", "0.75", "0.7"):
+        assert score in text
+
+
 def test_human_rank_across_competitions_is_labelled_and_kept_apart(tmp_path):
     agent_run(tmp_path, "l", agent="llm", model="m1", grade=final(0.8, 0.9, "gold"), public=[])
     agent_run(tmp_path, "l2", agent="llm", model="m1", grade=final(0.7, 0.5, "none"), public=[], seed=1)

@@ -295,37 +295,55 @@ def _unverified_row(run: Run) -> list[str]:
             f"unverified: {run.trust}"]
 
 
-def summary_table(runs: list[Run]) -> list[Any]:
-    """The report's tables for a terminal (rich)."""
+#: Columns a narrow terminal drops first (the HTML report always has them all).
+OPTIONAL_COLUMNS = ("wall time", "errors", "tokens", "cost", "mean steps", "position")
+#: Text columns fold onto more lines when space is short; every other column is a number and never cut.
+TEXT_COLUMNS = ("participant", "medal", "competition", "why", "claimed medal")
+
+
+def _terminal_table(title: str, columns: list[str], rows: list[tuple[list[str], str | None]], width: int | None,
+                    **style: Any) -> Any:
+    """A rich table that fits `width`: optional columns go first, names fold, numbers are never cut."""
     from rich.table import Table
 
+    keep = list(range(len(columns)))
+    if width is not None:
+        for name in OPTIONAL_COLUMNS:
+            cells = [len(columns[i]) for i in keep] + [0]
+            needed = sum(max([cells[n], *(len(row[i]) for row, _ in rows)]) + 3 for n, i in enumerate(keep))
+            if needed <= width or name not in columns:
+                continue
+            keep.remove(columns.index(name))
+    table = Table(title=title, title_justify="left", **style)
+    for i in keep:
+        text = columns[i] in TEXT_COLUMNS
+        table.add_column(columns[i], justify="left" if text else "right", no_wrap=not text,
+                         overflow="fold" if text else "ellipsis")
+    for row, row_style in rows:
+        table.add_row(*(row[i] for i in keep), style=row_style)
+    return table
+
+
+def summary_table(runs: list[Run], width: int | None = None) -> list[Any]:
+    """The report's tables for a terminal (rich), fitted to `width` columns when given."""
     tables = []
+    run_columns = [c for c in RUN_COLUMNS if c != "kind"]
     for competition, group in ranked(runs).items():
         metric = next((r.metric for r in group if r.metric), "")
-        table = Table(title=f"{competition} ({metric})" if metric else competition, title_justify="left")
-        for col in RUN_COLUMNS:
-            if col != "kind":
-                table.add_column(col, justify="left" if col in ("participant", "medal") else "right",
-                                 no_wrap=col == "participant")
+        rows = []
         for run in group:
             row = _run_row(run)
-            table.add_row(*row[:1], *row[2:], style="cyan" if run.kind == "human" else None)
-        tables.append(table)
-    table = Table(title="participants", title_justify="left")
-    for col in PARTICIPANT_COLUMNS:
-        if col != "kind":
-            table.add_column(col, justify="left" if col == "participant" else "right", no_wrap=col == "participant")
+            rows.append(([*row[:1], *row[2:]], "cyan" if run.kind == "human" else None))
+        tables.append(_terminal_table(f"{competition} ({metric})" if metric else competition, run_columns, rows,
+                                      width))
+    rows = []
     for p in participants(runs):
         row = _participant_row(p)
-        table.add_row(*row[:1], *row[2:], style="cyan" if p.kind == "human" else None)
-    tables.append(table)
+        rows.append(([*row[:1], *row[2:]], "cyan" if p.kind == "human" else None))
+    tables.append(_terminal_table("participants", [c for c in PARTICIPANT_COLUMNS if c != "kind"], rows, width))
     if unverified(runs):
-        table = Table(title=UNVERIFIED_TITLE, title_justify="left", title_style="bold red")
-        for col in UNVERIFIED_COLUMNS:
-            table.add_column(col, justify="right" if col.startswith("claimed") and col != "claimed medal" else "left")
-        for run in unverified(runs):
-            table.add_row(*_unverified_row(run), style="red")
-        tables.append(table)
+        rows = [(list(_unverified_row(run)), "red") for run in unverified(runs)]
+        tables.append(_terminal_table(UNVERIFIED_TITLE, UNVERIFIED_COLUMNS, rows, width, title_style="bold red"))
     return tables
 
 
