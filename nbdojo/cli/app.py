@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -114,9 +115,16 @@ def competitions_prepare(
         for spec in specs:
             progress.update(task, description=f"preparing {spec.id}")
             started = time.perf_counter()
-            data = prepare(spec, force=force)
+            written: list[str] = []
+
+            def show(what: str, spec_id: str = spec.id) -> None:
+                written.append(what)
+                progress.update(task, description=f"preparing {spec_id}: {what}")
+
+            data = prepare(spec, force=force, on_progress=show)
+            built = f"  {written[-1]}" if written else ""
             progress.console.print(f"[green]✓[/] {spec.id:<22} {time.perf_counter() - started:6.1f}s  "
-                                   f"{_human_size(_size_on_disk(spec)):>9}  {data.public_dir}",
+                                   f"{_human_size(_size_on_disk(spec)):>9}{built}  {data.public_dir}",
                                    highlight=False, soft_wrap=True)
             progress.advance(task)
 
@@ -263,6 +271,11 @@ def run(
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
     episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
     workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
+                                 "stderr): {competition, agent, model, seed, score, metric, human_rank, medal, "
+                                 "position, leaderboard_size, notebook, steps, status, duration_s, error}; status "
+                                 "is finished, truncated (a budget ended it), failed or interrupted; score is null "
+                                 "without a valid submission. With --episodes N: a list of them, in seed order."),
 ) -> None:
     """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
     from nbdojo.env import DojoEnv
@@ -285,12 +298,19 @@ def run(
                                  context_tokens=context_tokens)
         plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus))
-        raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
+        if not as_json:
+            raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
+        before = set(out.glob("batch-*.jsonl"))
+        code = run_batch(plans, workers=workers, out=out, console=err_console)
+        written = sorted(set(out.glob("batch-*.jsonl")) - before, key=lambda p: p.stat().st_mtime)
+        lines = written[-1].read_text().splitlines() if written else []
+        print(json.dumps([_episode_json(json.loads(line)) for line in lines if line.strip()], indent=2))
+        raise typer.Exit(code)
     with _exit_on_stop_signal(), DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name,
                                          model=the_agent.model, sandbox=not no_sandbox,
                                          gpus=_parse_gpus(gpus)) as env:
         _ = env.data  # prepares the competition on first use, before the progress display starts
-        with _progress() as progress:
+        with _progress(err_console if as_json else console) as progress:
             task = progress.add_task(f"{competition} · starting kernel", total=max_steps)
 
             def on_step(obs: str, info: dict[str, Any]) -> None:
@@ -301,6 +321,9 @@ def run(
                 progress.update(task, completed=info["step"], description=f"{competition} · step {info['step']}")
 
             result = run_episode(env, the_agent, seed=seed, on_step=on_step)
+    if as_json:
+        print(json.dumps(_episode_json(result.to_dict()), indent=2, default=str))
+        return
     if result.score is None:
         console.print("[yellow]No valid submission was graded.[/]")
     else:
@@ -382,9 +405,24 @@ def kernel_uninstall(
     console.print(f"removed the nbdojo kernel spec from {path}" if path else "no nbdojo kernel spec was installed there")
 
 
-def _progress() -> Progress:
+def _progress(to: Console | None = None) -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+                    TimeElapsedColumn(), console=to or console, transient=True)
+
+
+def _episode_json(data: dict[str, Any]) -> dict[str, Any]:
+    """`nbdojo run --json`: one episode (an `EpisodeResult` or `EpisodeFailure` as a dict) in a fixed shape."""
+    final = data.get("final") or {}
+    if "error" in data:
+        status = "interrupted" if str(data["error"]).startswith("interrupted") else "failed"
+    else:
+        status = "truncated" if data.get("truncated") else "finished"
+    return {"competition": data.get("competition"), "agent": data.get("agent"), "model": data.get("model"),
+            "seed": data.get("seed"), "score": data.get("score"), "metric": final.get("metric"),
+            "human_rank": data.get("human_rank"), "medal": data.get("medal"), "position": data.get("position"),
+            "leaderboard_size": final.get("leaderboard_size"), "notebook": data.get("notebook"),
+            "steps": data.get("steps"), "status": status, "duration_s": data.get("duration_s"),
+            "error": data.get("error")}
 
 
 def main(argv: list[str] | None = None) -> int:
