@@ -249,7 +249,7 @@ def compare(
                          indent=2, default=str))
         render_html(runs, output)
         return
-    for table in summary_table(runs):
+    for table in summary_table(runs, width=console.width):
         console.print(table)
     render_html(runs, output)
     console.print(f"[bold]report[/] {output.resolve()} ({len(runs)} runs, {time.monotonic() - t0:.1f} s)",
