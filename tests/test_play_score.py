@@ -152,7 +152,7 @@ def test_compare_shows_the_person_beside_the_agents_and_the_report_renders(playe
         try:
             page = browser.new_page()
             page.goto(report.as_uri())
-            widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+            widths = page.eval_on_selector_all("svg.chart", "svgs => svgs.map(s => s.getBoundingClientRect().width)")
             rows = page.locator("table").first.locator("tbody tr").count()
         finally:
             browser.close()
