@@ -90,6 +90,17 @@ def test_replay_reproduces_a_baseline_trajectory(baseline_trajectory):
 
 
 @pytest.mark.kernel
+def test_the_replay_table_keeps_its_header_at_80_columns(baseline_trajectory, tmp_path):
+    proc = subprocess.run([*NBDOJO, "replay", str(baseline_trajectory), "-o", str(tmp_path / "again.ipynb")],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "recorded" in line)
+    assert all(word in header for word in ("cell", "step", "recorded", "replayed", "outputs", "code")), header
+    assert max(len(line) for line in lines if line[:1] in "┏┃┡│└") <= 80  # the table; prose wraps in the terminal
+
+
+@pytest.mark.kernel
 def test_replay_reproduces_a_person_notebook_and_its_error_cell(person_notebook):
     report = replay_notebook(person_notebook)
     assert report.score_reproduced, report.summary()

@@ -109,9 +109,10 @@ def replay(
         print(json.dumps(_replay_json(report), indent=2, default=str))
     else:
         table = Table(title=f"replay of {notebook}", title_justify="left")
-        for col in ("cell", "step", "recorded", "replayed", "outputs"):
-            table.add_column(col)
-        table.add_column("code", no_wrap=True, overflow="ellipsis")
+        for col in ("cell", "step", "recorded", "replayed", "outputs"):  # short words: never wrapped or cut
+            table.add_column(col, no_wrap=True, min_width=len(col), justify="right" if col in ("cell", "step") else "left")
+        # the one column cut to fit the terminal (the others take about 50 characters)
+        table.add_column("code", no_wrap=True, overflow="ellipsis", max_width=max(12, console.width - 52))
         for c in report.cells:
             same = {True: "[green]same[/]", False: "[red]differ[/]", None: "—"}[c.outputs_match]
             style = "" if c.status_match else "[red]"
