@@ -160,7 +160,7 @@ def close_interrupted(env: DojoEnv, signal_name: str, running: _Running | None =
             name = act.name if act is not None else "invalid"
             where = f"during step {running.step} ({name})"
             recorded = any(nbdojo_meta(c).get("step") == running.step and
-                           c.metadata["nbdojo"].get("action") == name for c in trajectory.cells)
+                           nbdojo_meta(c).get("action") == name for c in trajectory.cells)
             if isinstance(act, ExecuteCode) and not recorded:
                 trajectory.add_code(act.code, step=running.step, action=name, status="interrupted",
                                     started=running.started, duration_s=time.monotonic() - running.t0, outputs=[],

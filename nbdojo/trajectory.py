@@ -21,7 +21,7 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nbdojo.notebook import nbdojo_meta
+from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
 from nbdojo._version import __version__
 from nbdojo.grading import signing
 
@@ -93,7 +93,7 @@ class Trajectory:
         self.nb = new_notebook()
         self.nb.metadata["kernelspec"] = dict(KERNELSPEC)
         self.nb.metadata["language_info"] = {"name": "python"}
-        self.nb.metadata["nbdojo"] = {
+        set_nbdojo_meta(self.nb, {
             "version": __version__,
             "run_id": uuid.uuid4().hex,
             "started": utcnow(),
@@ -101,12 +101,12 @@ class Trajectory:
             "final": None,
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
             **copy.deepcopy(meta),
-        }
+        })
         self.nb.cells.append(new_markdown_cell(header_markdown(self.meta, title), metadata={"nbdojo": {"role": "header"}}))
 
     @property
     def meta(self) -> dict[str, Any]:
-        return self.nb.metadata["nbdojo"]
+        return nbdojo_meta(self.nb)
 
     @property
     def cells(self) -> list[Any]:

@@ -120,3 +120,37 @@ def test_old_import_paths_that_notebooks_and_kernelspecs_name_still_work() -> No
 
     (provisioner,) = [e for e in entry_points(group="jupyter_client.kernel_provisioners") if e.name == "nbdojo-sandbox"]
     assert provisioner.load().__name__ == "SandboxProvisioner"
+
+
+def test_every_module_compiles_under_a_real_python_3_10(tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    import glob
+    import os
+
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = sorted(glob.glob(f"{pyenv}/versions/3.10*/bin/python3.10")) + [shutil.which("python3.10") or ""]
+    python310 = next((p for p in found if p and subprocess.run(
+        [p, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"], capture_output=True).returncode == 0), None)
+    if python310 is None:
+        pytest.skip("no python3.10 on this machine (the AST check above still runs)")
+    proc = subprocess.run([python310, "-m", "compileall", "-q", "-d", "nbdojo", str(PACKAGE)], capture_output=True,
+                          text=True, timeout=300, env={"PYTHONPYCACHEPREFIX": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_notebook_metadata_is_read_through_one_tolerant_reader() -> None:
+    import nbformat
+
+    from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
+
+    nb = nbformat.v4.new_notebook()
+    assert nbdojo_meta(nb) == {}
+    nb.metadata["nbdojo"] = ["not", "a", "mapping"]  # a hostile or broken notebook
+    assert nbdojo_meta(nb) == {} and nbdojo_meta({"metadata": 5}) == {} and nbdojo_meta(object()) == {}
+    set_nbdojo_meta(nb, {"competition": "penguins"})
+    nbdojo_meta(nb)["seed"] = 3  # the reader hands back the live record
+    assert nb.metadata["nbdojo"] == {"competition": "penguins", "seed": 3}
+    writers = [p for p in SOURCES if p.name != "notebook.py" and 'metadata["nbdojo"] =' in p.read_text()]
+    assert not writers, writers

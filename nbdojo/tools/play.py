@@ -37,7 +37,7 @@ import nbformat
 from jupyter_client.provisioning import LocalProvisioner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nbdojo.notebook import nbdojo_meta
+from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
 from nbdojo._version import __version__
 from nbdojo.errors import ConfigError
 from nbdojo.trajectory import PARAMETERS_TAG, SCORER_TAG, SETUP_SOURCE, Trajectory, parameters_source, utcnow
@@ -285,12 +285,12 @@ def starter_notebook(
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": display_name, "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["nbdojo"] = {
+    set_nbdojo_meta(nb, {
         "version": __version__, "competition": spec.id, "agent": HUMAN, "participant": participant, "model": None,
         "seed": seed, "limits": asdict(limits), "kernel": kernel_name, "data_dir": str(data_dir),
         "workspace": str(workspace), "sandbox": True, "started": utcnow(), "ended": None, "final": None,
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
-    }
+    })
     gib = (limits.memory_bytes or 0) / 1024**3
     header = "\n".join([
         f"# nbdojo · {spec.title}",
@@ -338,23 +338,14 @@ def play(competition: str, *, out: str | Path = "plays", name: str | None = None
     from nbdojo.competitions import get_competition, is_prepared, load, prepare
     from nbdojo.limits import Limits
     from nbdojo.kernel.gpus import checked_gpus
-    from nbdojo.records import write_play_record
+    from nbdojo.records import new_run_folder, write_play_record
 
     spec = get_competition(competition)
     checked_gpus(gpus)  # a GPU this machine lacks fails before any folder is made
     data = load(spec) if is_prepared(spec) else prepare(spec)
     limits = limits or Limits()
     participant = participant_name(name)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(out) / f"{spec.id}-{_slug(participant)}-{stamp}"
-    folder = base
-    for n in range(2, 10_000):
-        try:
-            folder.mkdir(parents=True)
-            break
-        except FileExistsError:
-            folder = base.with_name(f"{base.name}-{n}")
-    folder = folder.resolve()
+    folder = new_run_folder(out, spec.id, participant).resolve()  # the one run-folder maker
     workspace = folder / "workspace"
     workspace.mkdir()
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
@@ -521,7 +512,7 @@ def score(notebook: str | Path, *, name: str | None = None, competition: str | N
             record["duration_s"] = round((end - start).total_seconds(), 3)
         if status == "error" and "raises-exception" not in (cell.metadata.get("tags") or []):
             cell.metadata["tags"] = [*(cell.metadata.get("tags") or []), "raises-exception"]
-        cell.metadata["nbdojo"] = record
+        set_nbdojo_meta(cell, record)
     errors = sum(1 for c in ran if cell_status(c) == "error")
     if starts:
         started, ended, timing = min(starts), max(ends), "cells"
@@ -545,7 +536,7 @@ def score(notebook: str | Path, *, name: str | None = None, competition: str | N
         "usage": meta.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
         "workspace": str(workspace), "limits": trusted.limits, "kernel": play_kernel,  # as recorded, not as edited
     })
-    nb.metadata["nbdojo"] = meta
+    set_nbdojo_meta(nb, meta)
     trajectory = as_trajectory(nb, path)
     report = grade.report()
     trajectory.add_scorer(spec.id, report, step=len(ran) + 1, grade=final)

@@ -31,7 +31,7 @@ from typing import Any
 
 import nbformat
 
-from nbdojo.notebook import nbdojo_meta
+from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
 from nbdojo.errors import ConfigError, SubmissionError
 from nbdojo.tools.play import (
     SUBMISSION_FILE,
@@ -515,7 +515,7 @@ def replay_notebook(
                    "replayed_score": replayed_score, "score_reproduced": reproduced, "first_divergence": first,
                    "status_mismatches": [c.index for c in report.status_mismatches], "error": error},
     })
-    final_nb.metadata["nbdojo"] = new_meta
+    set_nbdojo_meta(final_nb, new_meta)
     final_nb.metadata.pop("papermill", None)
     trajectory = as_trajectory(final_nb, out)
     trajectory.add_scorer(spec.id, report_text, step=None, grade=grade)
