@@ -249,3 +249,28 @@ def test_html_report_renders_its_charts(runs, tmp_path):
         finally:
             browser.close()
     assert len(widths) == 2 and all(w > 100 for w in widths)
+
+
+def test_hostile_notebooks_are_read_without_failing(tmp_path):
+    """A notebook handed to compare is untrusted: malformed records read as nothing, absurd numbers as none."""
+    evil = [
+        {"competition": ["x"], "agent": "llm", "final": "gold"},
+        {"competition": "loan-default", "agent": "llm", "model": ["m"], "seed": {"s": 1}, "ended": None,
+         "final": {"score": "9" * 10_000, "human_rank": 1e999, "medal": "gold" * 1000}, "cells_run": "many",
+         "host": {"pid": 2**70, "start_time": "x"}},
+    ]
+    for i, meta in enumerate(evil):
+        cells = [{"cell_type": "code", "source": "x", "metadata": {"nbdojo": "not a dict"}, "outputs": [],
+                  "execution_count": None},
+                 {"cell_type": "markdown", "source": "", "metadata": {"nbdojo": {
+                     "step": 10**30, "action": "validate", "public_score": 1e308}}}, "not a cell"]
+        folder = tmp_path / "runs" / f"r{i}"
+        folder.mkdir(parents=True)
+        (folder / "trajectory.ipynb").write_text(json.dumps(
+            {"cells": cells, "metadata": {"nbdojo": meta}, "nbformat": 4, "nbformat_minor": 5}))
+    runs = collect([tmp_path / "runs"])
+    assert [r.competition for r in runs] == ["loan-default"]
+    assert runs[0].curve == [] and not runs[0].verified and len(runs[0].medal) <= 40
+    render_html(runs, tmp_path / "report.html")
+    assert (tmp_path / "report.html").is_file()
+    assert summary_table(runs, width=80)

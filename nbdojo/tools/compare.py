@@ -29,6 +29,7 @@ from statistics import mean
 from typing import Any
 
 from nbdojo.runstate import run_state
+from nbdojo.notebook import nbdojo_meta
 from nbdojo.trajectory import VERIFIED, find_notebooks, verification
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,14 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+#: Steps past this are not a real episode's: a hand-made notebook claiming them is read as having none.
+MAX_STEP = 1_000_000
+
+
 def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
-        return float(value)
+    """A finite number from an untrusted notebook, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300:
+        return float(value) if math.isfinite(float(value)) else None
     return None
 
 
@@ -104,20 +110,20 @@ def read_run(path: Path) -> Run | None:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    meta = (nb.get("metadata") or {}).get("nbdojo") if isinstance(nb, dict) else None
-    if not isinstance(meta, dict):
-        return None
-    if not meta.get("competition") or not meta.get("agent") or meta.get("replay_of"):
+    meta = nbdojo_meta(nb)  # an untrusted file: anything malformed reads as no record
+    if not isinstance(meta.get("competition"), str) or not isinstance(meta.get("agent"), str) or not meta.get(
+            "competition") or meta.get("replay_of"):
         return None
     human = meta["agent"] == "human"
     final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
     if human and not final:
         return None  # a play still in progress: `nbdojo score` makes it a run
-    cells = nb.get("cells") or []
+    cells = [c for c in nb.get("cells") or [] if isinstance(c, dict)] if isinstance(nb.get("cells"), list) else []
     steps_seen, errors, curve = 0, 0, []
     for cell in cells:
-        cm = (cell.get("metadata") or {}).get("nbdojo") or {}
+        cm = nbdojo_meta(cell)
         step = cm.get("step")
+        step = step if isinstance(step, int) and 0 <= step <= MAX_STEP else None
         if isinstance(step, int):
             steps_seen = max(steps_seen, step)
         work = cell.get("cell_type") == "code" and cm.get("action") not in ("setup", "score")
@@ -126,8 +132,8 @@ def read_run(path: Path) -> Run | None:
         if cm.get("action") == "validate" and _number(cm.get("public_score")) is not None and isinstance(step, int):
             curve.append((step, float(cm["public_score"]), "public"))
     if human:
-        steps = int(meta.get("cells_run") or steps_seen)
-        errors = int(meta.get("errors", errors))
+        steps = int(_number(meta.get("cells_run")) or steps_seen)
+        errors = int(_number(meta.get("errors")) or errors) if "errors" in meta else errors
         wall = _number(meta.get("wall_time_s"))
         label = f"{meta.get('participant') or 'person'} (human)"
     else:
@@ -149,7 +155,7 @@ def read_run(path: Path) -> Run | None:
         path=Path(path), competition=meta["competition"], participant=label, kind="human" if human else "agent",
         status=status, score=score, position=final.get("position"), entries=size + 1 if isinstance(size, int) else None,
         human_rank=rank,
-        medal=str(final.get("medal") or "none"), steps=steps, wall_time_s=wall, errors=errors,
+        medal=str(final.get("medal") or "none")[:40], steps=steps, wall_time_s=wall, errors=errors,
         tokens=int((usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)),
         cost=float(usage.get("cost") or 0.0), metric=str(final.get("metric") or ""),
         higher_is_better=final.get("higher_is_better"), curve=curve, trust=verification(nb),
