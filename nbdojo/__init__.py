@@ -7,10 +7,7 @@ importing the package registers every competition with Gymnasium
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from nbdojo._version import __version__  # noqa: F401  (nbdojo.__version__)
+from nbdojo._package import __version__, lazy_getattr  # noqa: F401  (nbdojo.__version__)
 
 _EXPORTS = {
     "Agent": "nbdojo.agents.base",
@@ -39,13 +36,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nbdojo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("nbdojo", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

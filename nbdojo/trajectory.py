@@ -22,7 +22,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
-from nbdojo._version import __version__
+from nbdojo._package import __version__
 from nbdojo.grading import signing
 
 SCORER_TAG = "nbdojo-scorer"

@@ -81,7 +81,7 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path):
 
 
 def test_version_and_run_folder_names(loan_default_data, tmp_path):
-    from nbdojo._version import __version__
+    from nbdojo._package import __version__
     from nbdojo.env import DojoEnv
 
     proc = nbdojo("--version")

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from lab_client import execute_via_lab
 
 pytestmark = pytest.mark.kernel  # real JupyterLab servers and sandboxed kernels
 
@@ -72,33 +73,7 @@ class Lab:
 
     def execute(self, kernel_id: str, code: str) -> str:
         """Run code on a kernel over the server's kernel websocket; its stdout (or error) as text."""
-        import websocket
-
-        ws = websocket.create_connection(
-            f"{self.base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={self.token}", timeout=60)
-        try:
-            msg_id = uuid.uuid4().hex
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell",
-                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                            "allow_stdin": False},
-            }))
-            text, deadline = "", time.monotonic() + 60
-            while time.monotonic() < deadline:
-                msg = json.loads(ws.recv())
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "stream":
-                    text += msg["content"]["text"]
-                elif msg["msg_type"] == "error":
-                    text += "\n".join(msg["content"]["traceback"])
-                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                    break
-            return text
-        finally:
-            ws.close()
+        return execute_via_lab(self.base, self.token, kernel_id, code, timeout=60)
 
 
 def start_command(args: list[str], env: dict[str, str], url_pattern: str, timeout: float = 120) -> tuple[

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from lab_client import execute_via_lab
 
 from nbdojo.env import DojoEnv
 
@@ -99,35 +100,6 @@ def watch(episode, tmp_path_factory):
 
 def episode_kernel(base: str, token: str, name: str) -> dict | None:
     return next((k for k in api(base, token, "/api/kernels") if k["name"] == name), None)
-
-
-def execute_via_lab(base: str, token: str, kernel_id: str, code: str) -> str:
-    """Run code on a kernel over JupyterLab's kernel websocket, as a console attached to it does."""
-    import websocket
-
-    ws = websocket.create_connection(f"{base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={token}",
-                                     timeout=20)
-    try:
-        msg_id = uuid.uuid4().hex
-        ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False},
-        }))
-        text, deadline = "", time.monotonic() + 20
-        while time.monotonic() < deadline:
-            msg = json.loads(ws.recv())
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "stream":
-                text += msg["content"]["text"]
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                return text
-        return text
-    finally:
-        ws.close()
 
 
 def test_the_live_kernel_is_listed_under_its_run_and_attachable_from_lab(episode, watch):

@@ -34,7 +34,7 @@ STATUS_STYLE = {"ok": "green", "error": "red", "timeout": "yellow", "died": "mag
 
 def _print_version(value: bool) -> None:
     if value:
-        from nbdojo._version import __version__
+        from nbdojo._package import __version__
 
         console.print(f"nbdojo {__version__}")
         raise typer.Exit()

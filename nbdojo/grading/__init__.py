@@ -12,8 +12,7 @@ specs can import without loading the grader.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nbdojo._package import lazy_getattr
 
 _EXPORTS = {
     "Grade": "nbdojo.grading.leaderboard",
@@ -36,8 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nbdojo.grading' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr("nbdojo.grading", _EXPORTS, globals())

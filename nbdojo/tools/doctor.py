@@ -64,7 +64,7 @@ class Check:
 
 def host_checks() -> list[Check]:
     """What the host offers, without starting a kernel."""
-    from nbdojo._version import __version__
+    from nbdojo._package import __version__
     from nbdojo.kernel.caps import CGROUP_ROOT, Cgroup, cgroups_wanted
     from nbdojo.kernel.gpus import machine_gpus
     from nbdojo.kernel.sandbox import SANDBOX_UID

@@ -38,7 +38,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
-from nbdojo._version import __version__
+from nbdojo._package import __version__
 from nbdojo.errors import ConfigError
 from nbdojo.trajectory import PARAMETERS_TAG, SCORER_TAG, SETUP_SOURCE, Trajectory, parameters_source, utcnow
 
