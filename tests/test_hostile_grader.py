@@ -244,8 +244,11 @@ racer = subprocess.Popen([sys.executable, '-c', swap])
 
 @pytest.mark.kernel
 def test_a_flood_of_rich_output_keeps_the_notebook_small(episode) -> None:
+    import resource
+
     env = episode
     before = env.notebook_path.stat().st_size
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes (Linux reports KiB)
     obs, info = _run(env, """
 from IPython.display import display, Image
 import base64
@@ -253,6 +256,8 @@ display({'image/png': base64.b64encode(b'P' * 30_000_000).decode()}, raw=True)
 raise ValueError('E' * 20_000_000)
 """)
     assert info["status"] == "error" and len(obs) < 20_000
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert peak_after - peak_before < 1024**3, "the host grew by over 1 GB during one step"
     after = env.notebook_path.stat().st_size
     assert after - before < 8 * MiB, after - before
     nb = nbformat.read(str(env.notebook_path), as_version=4)
