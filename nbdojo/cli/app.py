@@ -61,12 +61,12 @@ def competitions_list() -> None:
     table = Table(title=f"nbdojo competitions ({len(specs)} in {len({s.category for s in specs})} categories)",
                   box=box.SIMPLE_HEAD, padding=0)
     for col, justify in (("id", "left"), ("category", "left"), ("task", "left"), ("metric", "left"),
-                         ("train/test", "right"), ("disk", "right"), ("prepared", "left")):
+                         ("origin", "left"), ("train/test", "right"), ("disk", "right"), ("prepared", "left")):
         # only a long id may wrap, so a narrow terminal still shows every other value whole
         table.add_column(col, justify=justify, no_wrap=col != "id", overflow="fold")  # type: ignore[arg-type]
     for spec in specs:
         prepared = is_prepared(spec)
-        table.add_row(spec.id, spec.category, spec.task, spec.metric, _rows(spec, prepared),
+        table.add_row(spec.id, spec.category, spec.task, spec.metric, spec.origin, _rows(spec, prepared),
                       _human_size(_size_on_disk(spec), short=True) if prepared else "-", "yes" if prepared else "no")
     console.print(table)
 
@@ -86,7 +86,7 @@ def competitions_show(competition: str) -> None:
         "metric": f"{spec.metric} ({'higher' if spec.higher_is_better else 'lower'} is better)",
         "submission columns": ", ".join(spec.submission_columns), "rows (train/test)": _rows(spec, prepared),
         "layout": spec.layout + (f" (graded by {spec.grader})" if spec.grader else ""),
-        "source": spec.source, "folder": str(spec.folder),
+        "origin": spec.origin, "source": spec.source, "folder": str(spec.folder),
         "data": f"{data_dir(spec)} ({_human_size(_size_on_disk(spec))})" if prepared else
         f"not prepared: run `nbdojo competitions prepare {spec.id}`",
     }

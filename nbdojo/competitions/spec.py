@@ -27,6 +27,7 @@ __all__ = ["CompetitionData", "CompetitionSpec", "USAGE_COLUMN", "check_competit
 
 TASKS = ("binary", "multiclass", "multilabel", "regression", "ranking")
 
+ORIGINS = ("real", "synthetic")
 PREDICTIONS = ("probability", "label", "value", "ranking")
 
 LAYOUTS = ("nbdojo", "mle-bench", "mle-dojo")
@@ -67,6 +68,8 @@ class CompetitionSpec:
     split_seed: int
     source: str
     public_fraction: float = 0.3
+    #: Where the rows come from: "real" (a real data set, resampled) or "synthetic" (a seeded generator).
+    origin: str = "synthetic"
     #: `competitions/<id>` when left out.
     folder: Path | None = None
     #: Any other keys of competition.yaml (e.g. `rows`), kept for display.
@@ -190,6 +193,8 @@ def _check_spec(spec: CompetitionSpec) -> None:
         raise bad("id must be a non-empty string.")
     if spec.layout not in LAYOUTS:
         raise bad(f"layout {spec.layout!r} is not one of {', '.join(LAYOUTS)}.")
+    if spec.origin not in ORIGINS:
+        raise bad(f"origin {spec.origin!r} is not one of {', '.join(ORIGINS)}.")
     if not 0.0 < float(spec.public_fraction) < 1.0:
         raise bad(f"public_fraction must be between 0 and 1 (exclusive), not {spec.public_fraction!r}.")
     if spec.grader is not None:  # its own grader decides what a submission holds and how it scores
