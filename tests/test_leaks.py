@@ -13,13 +13,16 @@ imports and calls, not run) for the data it starts from:
   for the matches are graded as a submission. That lookup must score worse than the ladder's
   best entry and worse than a simple model trained on train.csv.
 
-A competition whose prepare.py starts from a package's data without a probe here fails.
+A competition whose prepare.py starts from a package's data without a probe fails. A probe lives here or in
+`tests/leak_probes/<competition id>.py` (module-level `SOURCES`, a set of what the scan finds, and
+`submissions(data) -> (lookup frame, simple-model frame)`; `_lookup.nearest_rows` does the matching).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.resources
+import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,11 @@ from sklearn.preprocessing import StandardScaler
 from nbdojo.competitions import CompetitionData, CompetitionSpec, list_competitions, prepare
 from nbdojo.grading import METRICS, load_leaderboard
 from nbdojo.competitions.ladder import score_entry
+
+sys.path.insert(0, str(Path(__file__).parent / "leak_probes"))
+from _lookup import nearest_rows  # noqa: E402  (shared with the probe files)
+
+PROBE_DIR = Path(__file__).parent / "leak_probes"
 
 #: What a generator may import without it counting as a data source: the standard library (minus the
 #: package-data readers, checked as calls), the array and image stack, and nbdojo's own helpers.
@@ -124,19 +132,6 @@ def test_the_scan_sees_what_a_generator_loads(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- lookups
 
 
-def nearest_rows(rows: pd.DataFrame, source: pd.DataFrame) -> np.ndarray:
-    """For each row, the index of the nearest source row on the shared (same-named, numeric) columns."""
-    def standardised(frame: pd.DataFrame) -> np.ndarray:
-        values = frame.to_numpy(float)
-        return (values - np.nanmean(values, axis=0)) / np.nanstd(values, axis=0)
-
-    gaps = np.sort(np.abs(standardised(rows)[:, None, :] - standardised(source[rows.columns])[None, :, :]), axis=2)
-    keep = max(1, int(0.7 * len(rows.columns)))  # the closest 70% of the columns (missing ones sort last)
-    with np.errstate(all="ignore"):
-        distance = np.nanmean(gaps[:, :, :keep], axis=2)  # all-NaN pairs give NaN: never the nearest
-    return np.argmin(np.nan_to_num(distance, nan=np.inf), axis=1)
-
-
 def _diabetes(data: CompetitionData) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Lookup and ridge submissions for diabetes-progression (source: load_diabetes, unscaled)."""
     from sklearn.datasets import load_diabetes
@@ -194,9 +189,23 @@ class Probe:
     submissions: Callable[[CompetitionData], tuple[pd.DataFrame, pd.DataFrame]]  # (lookup, simple model)
 
 
+def _probe_files() -> dict[str, Probe]:
+    """Probes of their own files: tests/leak_probes/<competition id>.py, each with SOURCES and submissions(data)."""
+    probes = {}
+    for path in sorted(PROBE_DIR.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"leak_probe_{path.stem.replace('-', '_')}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        probes[path.stem] = Probe(frozenset(module.SOURCES), module.submissions)
+    return probes
+
+
 PROBES = {
     "diabetes-progression": Probe(frozenset({"sklearn.datasets.load_diabetes"}), _diabetes),
     "penguins": Probe(frozenset({"package data of palmerpenguins"}), _penguins),
+    **_probe_files(),
 }
 
 
