@@ -1,8 +1,9 @@
 """Build the diabetes-progression competition: new patients drawn from a model of scikit-learn's diabetes data.
 
 The 442 patients of Efron et al. (2004), as shipped by scikit-learn (`load_diabetes`,
-unscaled), are not published here: they only fit a model, and every patient of the
-competition is drawn from it. Per sex, a Gaussian copula (each column's own distribution,
+unscaled), are not published here: they only fit a model (once, offline, by
+scripts/fit_diabetes_copula.py, into `copula.json`: no row of the data is kept), and every
+patient of the competition is drawn from it. Per sex, a Gaussian copula (each column's own distribution,
 the correlations of their normal scores) is fitted to the eight independent quantities
 (age, BMI, blood pressure, total cholesterol, HDL, log triglycerides, glucose and the
 progression score) and new patients are sampled from it; LDL and the TC/HDL ratio are then
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
-from sklearn.datasets import load_diabetes
 
 from nbdojo.competitions.prepare_kit import test_mask, write_csv
 
@@ -41,12 +43,15 @@ COLUMNS = ["age", "sex", "bmi", "blood_pressure", "total_cholesterol", "ldl", "h
 CLINICS = {"north": 0.3, "south": 0.25, "east": 0.25, "west": 0.2}
 
 
-def load_real() -> pd.DataFrame:
-    """The real patients, used only to fit the model (sex: 1 and 2 in the source)."""
-    return load_diabetes(as_frame=True, scaled=False).frame
+MODEL = Path(__file__).with_name("copula.json")
 
 
-def _normal_scores(values: np.ndarray) -> np.ndarray:
+def load_model() -> dict:
+    """The fitted copula: per sex, each column's sorted real values and the normal scores' correlations."""
+    return json.loads(MODEL.read_text(encoding="utf-8"))
+
+
+def normal_scores(values: np.ndarray) -> np.ndarray:
     ranks = pd.Series(values).rank(method="average").to_numpy()
     return ndtri(ranks / (len(values) + 1))
 
@@ -57,22 +62,20 @@ def _quantile(sorted_values: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.interp(u * (n + 1) - 1, np.arange(n), sorted_values)
 
 
-def sample_patients(real: pd.DataFrame, sex: float, n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """`n` new patients of one sex from a Gaussian copula fitted to the real patients of that sex."""
-    group = real.loc[real["sex"] == sex, list(FITTED)]
-    scores = np.column_stack([_normal_scores(group[c].to_numpy()) for c in FITTED])
-    corr = np.corrcoef(scores, rowvar=False)
+def sample_patients(fitted: dict, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`n` new patients of one sex from the Gaussian copula fitted to the real patients of that sex."""
+    corr = np.asarray(fitted["correlation"])
     latent = rng.multivariate_normal(np.zeros(len(FITTED)), corr, size=n, method="cholesky")
-    out = pd.DataFrame({name: _quantile(np.sort(group[column].to_numpy(float)), ndtr(latent[:, k]))
+    out = pd.DataFrame({name: _quantile(np.asarray(fitted["marginals"][column]), ndtr(latent[:, k]))
                         for k, (column, name) in enumerate(FITTED.items())})
     return out.round(DECIMALS)
 
 
 def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    real = load_real()
-    sex = np.where(rng.random(n) < (real["sex"] == 2).mean(), "M", "F")
-    frame = pd.concat([sample_patients(real, 2.0 if s == "M" else 1.0, int((sex == s).sum()), rng) for s in "FM"])
+    model = load_model()
+    sex = np.where(rng.random(n) < model["male_share"], "M", "F")
+    frame = pd.concat([sample_patients(model["sexes"][s], int((sex == s).sum()), rng) for s in "FM"])
     frame["sex"] = np.repeat(["F", "M"], [(sex == "F").sum(), (sex == "M").sum()])
     frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)  # mix the sexes
     frame["ldl"] = (frame["total_cholesterol"] - frame["hdl"] - np.exp(frame["log_triglycerides"]) / 5).round(1)
