@@ -25,6 +25,8 @@ Y_ORD = rng.integers(3, 9, N)
 P_ORD = np.clip(Y_ORD + rng.integers(-2, 3, N), 3, 8)
 Y_POS = rng.lognormal(11, 0.5, N)
 P_POS = Y_POS * rng.lognormal(0, 0.2, N)
+Y_COUNT = rng.poisson(2.5, N)
+P_COUNT = rng.gamma(2.0, 1.3, N)
 Y_REG = rng.normal(size=N)
 P_REG = Y_REG + rng.normal(scale=0.6, size=N)
 
@@ -68,6 +70,13 @@ P_REG = Y_REG + rng.normal(scale=0.6, size=N)
         ("map@3", ["1 3"], ["1 2 3 4 5"], (1 + 2 / 3) / 2),
         ("map@5", ["p9"], ["p1 p2 p3 p4 p5 p9"], 0.0),
         ("map@12", ["a"], ["b c a"], 1 / 3),
+        ("poisson_deviance", Y_COUNT, P_COUNT, skm.mean_poisson_deviance(Y_COUNT, P_COUNT)),
+        ("poisson_deviance", [0, 2], [1, 2], (2 * 1 + 0) / 2),  # y = 0: 2 * mu; y = mu: 0
+        # Harrell's C, (time, event) as +time / -time: the event at 1 against 2c, 3 and 4c (risk 0.9 above all),
+        # the event at 3 against 4c (a tie, 1/2); the censored rows start no pair
+        ("concordance", [1, -2, 3, -4], [0.9, 0.1, 0.5, 0.5], (3 + 0.5) / 4),
+        ("concordance", [2, -2, 5], [0.3, 0.2, 0.1], 1.0),  # an event and a censoring at the same time: comparable
+        ("concordance", [2, 2, -9], [0.1, 0.3, 0.2], 0.5),  # two events at the same time: not a pair
     ],
 )
 def test_metric_values(name: str, y_true: object, y_pred: object, expected: float) -> None:
@@ -107,6 +116,7 @@ def test_directions_needs_and_tasks() -> None:
         "roc_auc": (True, "probability"), "log_loss": (False, "probability"), "accuracy": (True, "label"),
         "macro_f1": (True, "label"), "qwk": (True, "label"), "rmse": (False, "value"), "rmsle": (False, "value"),
         "mae": (False, "value"), "smape": (False, "value"), "r2": (True, "value"),
+        "poisson_deviance": (False, "value"), "concordance": (True, "value"),
     }
     assert (METRICS["map@5"].higher_is_better, METRICS["map@5"].needs, METRICS["map@5"].k) == (True, "ranking", 5)
     assert all(m.formula and m.tasks for m in METRICS.values())
@@ -122,11 +132,28 @@ def test_map_at_k_names() -> None:
             METRICS[bad]
 
 
+def test_concordance_matches_scikit_survival() -> None:
+    """Harrell's C against scikit-survival (a host-only package) on data with tied times and risks."""
+    sksurv_metrics = pytest.importorskip("sksurv.metrics")
+    from nbdojo.grading.metrics import survival_answer
+
+    time = rng.integers(1, 40, 2000).astype(float)
+    event = rng.random(2000) < 0.6
+    risk = np.round(rng.normal(size=2000) - 0.03 * time, 1)
+    expected = sksurv_metrics.concordance_index_censored(event, time, risk)[0]
+    assert METRICS["concordance"](survival_answer(time, event), risk) == pytest.approx(expected, rel=1e-12)
+    assert METRICS["concordance"](survival_answer(time, event), -risk) == pytest.approx(1 - expected, abs=0.05)
+
+
 def test_undefined_values_raise_value_error() -> None:
     with pytest.raises(ValueError):
         METRICS["rmsle"]([1.0], [-2.0])
     with pytest.raises(ValueError):
         METRICS["r2"]([2.0, 2.0], [1.0, 3.0])
+    with pytest.raises(ValueError):
+        METRICS["poisson_deviance"]([1.0], [-0.5])
+    with pytest.raises(ValueError):
+        METRICS["concordance"]([-1.0, -2.0], [0.1, 0.2])  # no event: no comparable pair
 
 
 SPEC = dict(id="t", title="T", category="tabular", id_column="id", target_columns=["y"], split_seed=1, source="test")

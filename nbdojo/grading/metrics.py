@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, f1_score, roc_auc_score
 
-__all__ = ["METRICS", "Metric", "average_precision_at_k", "ranked_items"]
+__all__ = ["METRICS", "Metric", "average_precision_at_k", "ranked_items", "survival_answer"]
 
 
 
@@ -111,6 +111,74 @@ def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(1.0 - np.sum((y - p) ** 2) / total)
 
 
+def _poisson_deviance(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean Poisson deviance; predictions are clipped to 1e-6 so a zero forecast costs a lot but stays finite."""
+    y, p = _floats(y_true, y_pred)
+    if (y < 0).any() or (p < 0).any():
+        raise ValueError("Poisson deviance needs counts and predictions of at least 0")
+    mu = np.clip(p, 1e-6, None)
+    y_log = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+    return float(np.mean(2.0 * (y_log - (y - mu))))
+
+
+def survival_answer(time: Any, event: Any) -> np.ndarray:
+    """How a survival competition's answers.csv holds (time, event) in one column: +time for an event, -time if censored."""
+    t, e = np.asarray(time, dtype=float), np.asarray(event).astype(bool)
+    if (t <= 0).any():
+        raise ValueError("survival times must be positive")
+    return np.where(e, t, -t)
+
+
+def _concordance(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Harrell's C: among pairs (i, j) with an event at t_i < t_j (or t_i = t_j, j censored), the share where
+    risk_i > risk_j (ties 1/2).
+
+    `y_true` is `survival_answer(time, event)`. Times are swept from the latest down, with a Fenwick
+    tree over risk ranks of the rows still at risk later, so it is O(n log n).
+    """
+    signed, risk = _floats(y_true, y_pred)
+    time, event = np.abs(signed), signed > 0
+    if (time == 0).any():
+        raise ValueError("survival times must be positive")
+    ranks = np.unique(risk, return_inverse=True)[1] + 1  # 1..m
+    tree = np.zeros(int(ranks.max()) + 1 if len(ranks) else 1, dtype=np.int64)
+
+    def below(r: int) -> int:  # rows inserted with rank <= r
+        total = 0
+        while r > 0:
+            total += int(tree[r])
+            r -= r & -r
+        return total
+
+    def insert(r: int) -> None:
+        while r < len(tree):
+            tree[r] += 1
+            r += r & -r
+
+    concordant = pairs = 0.0
+    order = np.argsort(-time, kind="stable")
+    inserted, start = 0, 0
+    while start < len(order):
+        stop = start
+        while stop < len(order) and time[order[stop]] == time[order[start]]:
+            stop += 1
+        group = order[start:stop]
+        censored, events = group[~event[group]], group[event[group]]
+        for i in censored:  # a row censored at t lasted longer than an event at t
+            insert(int(ranks[i]))
+        for i in events:  # each event against every row known to last longer
+            lower, not_higher = below(int(ranks[i]) - 1), below(int(ranks[i]))
+            concordant += lower + 0.5 * (not_higher - lower)
+            pairs += inserted + len(censored)
+        for i in events:
+            insert(int(ranks[i]))
+        inserted += len(group)
+        start = stop
+    if pairs == 0:
+        raise ValueError("the concordance index needs a pair with an event before a later time")
+    return float(concordant / pairs)
+
+
 def ranked_items(text: Any) -> list[str]:
     """A ranked-list cell ('B12 A7 C3') as its item ids, best first."""
     if text is None or (isinstance(text, float) and math.isnan(text)):
@@ -188,6 +256,12 @@ METRICS: dict[str, Metric] = _MetricTable({
                "(100/N) * sum_i |yhat_i - y_i| / ((|y_i| + |yhat_i|) / 2), a term with y_i = yhat_i = 0 counts 0",
                ("regression",)),
         Metric("r2", _r2, True, "value", "1 - sum_i (y_i - yhat_i)^2 / sum_i (y_i - mean(y))^2", ("regression",)),
+        Metric("poisson_deviance", _poisson_deviance, False, "value",
+               "(2/N) * sum_i [y_i log(y_i / mu_i) - (y_i - mu_i)], y log y = 0 at y = 0, mu_i = max(yhat_i, 1e-6)",
+               ("regression",), min_value=0.0),
+        Metric("concordance", _concordance, True, "value",
+               "Harrell's C = sum over pairs with an event at t_i < t_j (or t_i = t_j with j censored) of ([r_i > r_j] + [r_i = r_j] / 2) / number "
+               "of such pairs, r the submitted risk (higher: earlier event)", ("regression",)),
         _map_metric(5),
     )
 })
