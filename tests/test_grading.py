@@ -235,10 +235,15 @@ def test_grade_perfect_submission(loan_default_data: CompetitionData, tmp_path: 
     path = _answers_as_submission(loan_default_data, tmp_path / "submission.csv")
     result = grade("loan-default", path)
     board = load_leaderboard(loan_default_data.spec)
-    assert result == Grade(
+    placed = Grade(
         competition="loan-default", metric="roc_auc", higher_is_better=True, score=1.0, part="private",
         position=1, leaderboard_size=len(board), human_rank=1.0, medal="gold",
     )
+    scale = {"normalized_score", "standard_error", "dummy_score", "ceiling_score", "ceiling"}
+    assert {k: v for k, v in result.to_dict().items() if k not in scale} == {
+        k: v for k, v in placed.to_dict().items() if k not in scale}
+    assert result.standard_error == 0.0 and result.dummy_score == 0.5 and result.ceiling == "oracle"
+    assert result.normalized_score > 1  # the answers themselves beat the oracle's true probabilities
     assert grade(loan_default_data, path, part="public").score == 1.0
     report = result.report()
     assert "loan-default: private score 1.00000 (roc_auc, higher is better)" in report

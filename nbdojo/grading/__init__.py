@@ -2,7 +2,9 @@
 
 grader       validation and scoring of nbdojo's competitions; `grade` (the scorer cell's entry point)
 submission   the one trusted reader from a workspace to the grader
-leaderboard  position, HumanRank and medals (a leaf); metrics: the metric table (a leaf)
+leaderboard  position, HumanRank, medals and the normalized score (a leaf); metrics: the metric table (a leaf)
+noise        the bootstrap standard error of a score
+ceiling      the dummy (0) and ceiling (1) of the normalized score: the sample submission, the oracle or best entry
 external     competitions added in the MLE-bench / MLE-Dojo layouts, graded by their own graders
 signing      HMAC signatures over grades
 
@@ -20,6 +22,8 @@ _EXPORTS = {
     "human_rank": "nbdojo.grading.leaderboard",
     "medal": "nbdojo.grading.leaderboard",
     "medal_thresholds": "nbdojo.grading.leaderboard",
+    "normalized": "nbdojo.grading.leaderboard",
+    "bootstrap_se": "nbdojo.grading.noise",
     "position": "nbdojo.grading.leaderboard",
     "METRICS": "nbdojo.grading.metrics",
     "Metric": "nbdojo.grading.metrics",

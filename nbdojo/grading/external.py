@@ -148,17 +148,27 @@ def leaderboard_scores(spec: CompetitionSpec, part: str = "private") -> np.ndarr
 
 def grade_external(competition: CompetitionData, submission_path: str | Path, *,
                    part: str = "private"):  # -> nbdojo.grading.Grade
-    """Validate, score with the competition's own grader, and place the score on its leaderboard."""
+    """Validate, score with the competition's own grader, and place the score on its leaderboard.
+
+    Its own grader is a black box that may need each id once, so the score carries no bootstrap error;
+    the normalized score runs from its sample submission to its best reference entry.
+    """
     from nbdojo.grading import Grade, human_rank, medal, position
+    from nbdojo.grading.ceiling import scale
+    from nbdojo.grading.leaderboard import normalized
 
     data = competition  # the grader resolves ids and data
     spec = data.spec
     submission = validate_external(data, submission_path)
     score = score_external(data, submission, part=part)
     scores = leaderboard_scores(spec, part)
+    dummy, ceiling_score, ceiling_from = scale(
+        data, part, scores, lambda path, p: score_external(data, validate_external(data, path), part=p))
     return Grade(
         competition=spec.id, metric=spec.metric, higher_is_better=spec.higher_is_better, score=score, part=part,
         position=position(score, scores, spec.higher_is_better), leaderboard_size=int(scores.size),
         human_rank=human_rank(score, scores, spec.higher_is_better),
         medal=medal(score, scores, spec.higher_is_better),
+        normalized_score=normalized(score, dummy, ceiling_score), dummy_score=dummy, ceiling_score=ceiling_score,
+        ceiling=ceiling_from,
     )

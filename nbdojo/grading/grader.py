@@ -1,4 +1,4 @@
-"""Scoring a submission: format validation, leaderboard position, HumanRank, medals.
+"""Scoring a submission: format validation, leaderboard position, HumanRank, medals, normalized score, noise.
 
 Grading runs in the trusted process (it reads the private answers), never in the agent's
 kernel. Validation turns every way a submission file can be wrong into one
@@ -8,6 +8,7 @@ kernel. Validation turns every way a submission file can be wrong into one
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 from collections import Counter
@@ -20,6 +21,7 @@ import pandas as pd
 
 from nbdojo.competitions import USAGE_COLUMN, CompetitionData, CompetitionSpec, load
 from nbdojo.errors import ConfigError, NbdojoError, SubmissionError
+from nbdojo.grading.ceiling import scale
 from nbdojo.grading.external import grade_external, score_external, validate_external
 from nbdojo.grading.leaderboard import (  # noqa: F401  (re-exported)
     MEDALS,
@@ -29,8 +31,10 @@ from nbdojo.grading.leaderboard import (  # noqa: F401  (re-exported)
     human_rank,
     medal,
     medal_thresholds,
+    normalized,
     position,
 )
+from nbdojo.grading.noise import bootstrap_se
 from nbdojo.grading.submission import default_cap, private_copy, quote
 
 logger = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ __all__ = [
     "load_leaderboard",
     "medal",
     "medal_thresholds",
+    "part_arrays",
     "position",
     "ranked_items",
     "score_submission",
@@ -324,12 +329,11 @@ def _answers(data: CompetitionData) -> pd.DataFrame:
     return answers
 
 
-def score_submission(data: CompetitionData, submission: pd.DataFrame, *, part: str = "private") -> float:
-    """The metric on the public or private answers for an already validated submission."""
+def part_arrays(data: CompetitionData, submission: pd.DataFrame, part: str = "private",
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(answers, predictions) of the `part` rows, as the metric takes them, for an already validated submission."""
     if part not in PARTS:
         raise ConfigError(f"part must be one of {', '.join(PARTS)}, not {part!r}.")
-    if data.spec.grader:  # its own grader, on its own answers file
-        return score_external(data, submission, part=part)
     spec = data.spec
     answers = _answers(data)
     answers = answers[answers[USAGE_COLUMN].str.strip().str.lower() == part]
@@ -341,10 +345,23 @@ def score_submission(data: CompetitionData, submission: pd.DataFrame, *, part: s
         y_true, y_pred = y_true[:, 0], y_pred[:, 0]
     if pd.isna(y_pred).any():
         raise SubmissionError(f"The submission lacks predictions for some {part} ids; validate it first.")
+    return y_true, y_pred
+
+
+def _metric(spec: CompetitionSpec, part: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     try:
         return METRICS[spec.metric](y_true, y_pred)
     except ValueError as exc:  # e.g. a metric undefined on these answers
         raise NbdojoError(f"{spec.metric} cannot be computed on the {part} answers of {spec.id!r}: {exc}") from None
+
+
+def score_submission(data: CompetitionData, submission: pd.DataFrame, *, part: str = "private") -> float:
+    """The metric on the public or private answers for an already validated submission."""
+    if part not in PARTS:
+        raise ConfigError(f"part must be one of {', '.join(PARTS)}, not {part!r}.")
+    if data.spec.grader:  # its own grader, on its own answers file
+        return score_external(data, submission, part=part)
+    return _metric(data.spec, part, *part_arrays(data, submission, part))
 
 
 def load_leaderboard(spec: CompetitionSpec) -> pd.DataFrame:
@@ -406,10 +423,12 @@ def grade(
     if spec.grader:  # its own grader and its own (public / private) leaderboards
         return grade_external(data, submission_path, part=part)
     submission = validate_submission(data, submission_path)
-    score = score_submission(data, submission, part=part)
+    y_true, y_pred = part_arrays(data, submission, part)
+    score = _metric(spec, part, y_true, y_pred)
     board = load_leaderboard(spec)
     column = "public_score" if part == "public" and "public_score" in board.columns else "score"
     scores = _finite(board[column])
+    dummy, ceiling_score, ceiling_from = scale(data, part, scores, functools.partial(_score_file, data))
     return Grade(
         competition=spec.id,
         metric=spec.metric,
@@ -420,4 +439,14 @@ def grade(
         leaderboard_size=int(scores.size),
         human_rank=human_rank(score, scores, spec.higher_is_better),
         medal=medal(score, scores, spec.higher_is_better),
+        normalized_score=normalized(score, dummy, ceiling_score),
+        standard_error=bootstrap_se(spec.metric, y_true, y_pred),
+        dummy_score=dummy,
+        ceiling_score=ceiling_score,
+        ceiling=ceiling_from,
     )
+
+
+def _score_file(data: CompetitionData, path: Path, part: str) -> float:
+    """A trusted file's score (the sample or the oracle submission): the dummy and ceiling of a grade."""
+    return score_submission(data, validate_submission(data, path), part=part)

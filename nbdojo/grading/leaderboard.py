@@ -1,4 +1,5 @@
-"""Placing a score on a leaderboard: position, HumanRank, MLE-bench's medal rule, and the Grade record.
+"""Placing a score on a leaderboard: position, HumanRank, MLE-bench's medal rule, the normalized score, and the
+Grade record.
 
 A leaf: it imports nothing of nbdojo, so every grader (nbdojo's own and the added layouts') shares it.
 """
@@ -6,14 +7,14 @@ A leaf: it imports nothing of nbdojo, so every grader (nbdojo's own and the adde
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Grade", "MEDALS", "PRECISION", "human_rank", "medal", "medal_thresholds", "position"]
+__all__ = ["Grade", "MEDALS", "PRECISION", "human_rank", "medal", "medal_thresholds", "normalized", "position"]
 
 
 MEDALS = ("gold", "silver", "bronze", "above_median", "none")
@@ -80,9 +81,25 @@ def medal(score: float, leaderboard_scores: Sequence[float], higher_is_better: b
     median = float(np.median(arr))
     return "above_median" if (score > median if higher_is_better else score < median) else "none"
 
+def normalized(score: float, dummy: float, ceiling: float) -> float:
+    """The score on a scale where the dummy scores 0 and the ceiling 1 (either direction); NaN without a scale."""
+    values = (float(score), float(dummy), float(ceiling))
+    if not all(math.isfinite(v) for v in values) or dummy == ceiling:
+        return math.nan
+    return (values[0] - values[1]) / (values[2] - values[1])
+
+def _number(value: float, decimals: int = 5) -> str:
+    return f"{value:.{decimals}f}" if math.isfinite(value) else "n/a"
+
 @dataclass(frozen=True)
 class Grade:
-    """A graded submission and where it lands on the competition's leaderboard."""
+    """A graded submission and where it lands on the competition's leaderboard.
+
+    `normalized_score` is 0 at the dummy (the sample submission's score on the same part) and 1 at the
+    ceiling (`ceiling`: "oracle", the generator's truth of a synthetic competition, or "best reference
+    entry" of the ladder); `standard_error` is the score's bootstrap standard error over the part's rows.
+    Both are NaN where they cannot be had; grades written before they existed read them as NaN too.
+    """
 
     competition: str
     metric: str
@@ -93,6 +110,11 @@ class Grade:
     leaderboard_size: int
     human_rank: float
     medal: str
+    normalized_score: float = math.nan
+    standard_error: float = math.nan
+    dummy_score: float = math.nan
+    ceiling_score: float = math.nan
+    ceiling: str = ""
 
     def report(self) -> str:
         direction = "higher" if self.higher_is_better else "lower"
@@ -106,7 +128,24 @@ class Grade:
             f"({self.leaderboard_size} reference entries + this submission)",
             f"HumanRank: {rank}",
             f"Medal: {self.medal.replace('_', ' ')}",
+            *self._scale_lines(),
         ])
+
+    def _scale_lines(self) -> list[str]:
+        se = "n/a (the score cannot be resampled)" if not math.isfinite(self.standard_error) else (
+            f"{self.standard_error:.5f} (bootstrap over the {self.part} rows; a gap under about twice this is noise)")
+        if math.isfinite(self.normalized_score):
+            scale = (f"{self.normalized_score:.3f} (0 = the sample submission at {_number(self.dummy_score)}, "
+                     f"1 = the {self.ceiling or 'ceiling'} at {_number(self.ceiling_score)})")
+        else:
+            scale = "n/a (no dummy or ceiling score for this competition)"
+        return [f"Standard error: {se}", f"Normalized score: {scale}"]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Grade:
+        """A grade from `to_dict()`'s record, old or new: fields it lacks take their defaults, others are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})

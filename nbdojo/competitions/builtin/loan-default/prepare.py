@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nbdojo.competitions.prepare_kit import test_mask, write_csv
+from nbdojo.competitions.prepare_kit import test_mask, write_csv, write_oracle
 
 N_TRAIN = 40_000
 N_TEST = 10_000
@@ -180,7 +180,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
 
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
-    """Write train/test/sample_submission (public) and answers (private) for `seed`."""
+    """Write train/test/sample_submission (public), and answers and the oracle (private) for `seed`."""
     frame = simulate(seed)
     is_test = test_mask(len(frame), N_TEST, seed)
     train = frame.loc[~is_test].drop(columns="_p")
@@ -191,3 +191,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     prior = round(float(train[TARGET].mean()), 2)
     write_csv(pd.DataFrame({ID: test[ID], TARGET: prior}), public_dir / "sample_submission.csv")
     write_csv(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(frame.loc[is_test, [ID, "_p"]].rename(columns={"_p": TARGET}), private_dir)  # true probabilities
