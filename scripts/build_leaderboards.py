@@ -1,33 +1,55 @@
 #!/usr/bin/env python
-"""Build `nbdojo/competitions/builtin/<id>/leaderboard.csv` from a seeded reference ladder.
+"""Build `nbdojo/competitions/builtin/<id>/leaderboard.csv` and `ladder.json` from a dense reference ladder.
 
-    python scripts/build_leaderboards.py                 # every competition
+    python scripts/build_leaderboards.py                 # every built-in competition
     python scripts/build_leaderboards.py loan-default    # just these
-    python scripts/build_leaderboards.py loan-default --extra baseline-agent=runs/x/submission.csv
+    python scripts/build_leaderboards.py loan-default --extra someone=runs/x/submission.csv
 
-A competition with a `reference.py` (image, text and signal tasks) is scored with its own
-rungs (`rungs(data) -> list[nbdojo.competitions.ladder.Rung]`, helpers in `nbdojo.competitions.reference`); any other
-gets the generic tabular ladder of `nbdojo.competitions.ladder`. The scores are of seeded reference solutions, not of Kaggle's
-human leaderboards.
+A competition with a `reference.py` (images, text, signals, ranking, forecasting) is scored with its
+own rungs (`rungs(data) -> list[Rung]`, helpers in `nbdojo.competitions.reference`); any other gets the
+dense tabular search of `nbdojo.competitions.search` (about 150 seeded recipes). The first rung is the
+dummy: entries scoring worse than it are left off. The baseline agent's submission and the reference
+notebook's recorded score (`notebooks/scores.json`) join the ladder as entries.
+
+Every finished entry is cached under `$NBDOJO_HOME/ladder-cache/<id>/` (keyed by the prepared data's
+checksums), so an interrupted build picks up where it stopped. The scores are of seeded reference
+solutions, not of Kaggle's human leaderboards.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import logging
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from nbdojo.agents.baseline import baseline_submission
-from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, list_competitions, prepare
+from nbdojo.competitions import CompetitionData, CompetitionSpec, data_dir, get_competition, list_competitions, prepare
+from nbdojo.competitions.ladder import (
+    Features,
+    Rung,
+    build_ladder,
+    reference_rungs,
+    submission_frame,
+    write_leaderboard,
+)
+from nbdojo.competitions.ladder_cache import EntryCache
+from nbdojo.competitions.ladder_stats import drop_below_dummy, ladder_stats, write_stats
+from nbdojo.competitions.search import dense_rungs
+from nbdojo.config import nbdojo_home
 from nbdojo.errors import NbdojoError
-from nbdojo.competitions.ladder import build_ladder, write_leaderboard
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_SCORES = ROOT / "notebooks" / "scores.json"
+BASELINE_SOURCES = ("nbdojo/agents/baseline.py", "nbdojo/agents/baseline_data.py")
 
 
 def _parse_extra(values: list[str]) -> list[tuple[str, pd.DataFrame]]:
@@ -40,14 +62,91 @@ def _parse_extra(values: list[str]) -> list[tuple[str, pd.DataFrame]]:
     return extras
 
 
-def _baseline(spec: CompetitionSpec, data: CompetitionData) -> list[tuple[str, pd.DataFrame]]:
-    """The baseline agent's submission as an entry, when its tabular recipe applies to this data."""
+def _fingerprint(spec: CompetitionSpec) -> str:
+    return hashlib.sha256((data_dir(spec) / "checksums.json").read_bytes()).hexdigest()[:16]
+
+
+def _baseline(spec: CompetitionSpec, data: CompetitionData, cache: EntryCache) -> list[tuple[str, pd.DataFrame]]:
+    """The baseline agent's submission as an entry (cached by the baseline's source)."""
+    from nbdojo.agents.baseline import baseline_submission
+
+    digest = hashlib.sha256(b"".join((ROOT / p).read_bytes() for p in BASELINE_SOURCES if (ROOT / p).is_file()))
+    path = cache.folder / f"baseline-{digest.hexdigest()[:16]}.csv"
+    if path.is_file():
+        return [("baseline-agent", pd.read_csv(path, dtype={spec.id_column: str}, keep_default_na=False))]
     try:
-        return [("baseline-agent", baseline_submission(str(data.public_dir), spec.agent_view(), seed=0))]
-    except Exception as exc:  # noqa: BLE001 - e.g. image folders: no feature columns for its recipe
+        submission = baseline_submission(str(data.public_dir), spec.agent_view(), seed=0)
+    except Exception as exc:  # noqa: BLE001 - report and go on: the ladder is still worth building
         reason = (str(exc).strip().splitlines() or [""])[0]
-        print(f"   no baseline-agent entry (its tabular recipe does not apply here: {type(exc).__name__} {reason})")
+        print(f"   no baseline-agent entry ({type(exc).__name__}: {reason})", flush=True)
         return []
+    submission.to_csv(path, index=False, lineterminator="\n")
+    return [("baseline-agent", pd.read_csv(path, dtype={spec.id_column: str}, keep_default_na=False))]
+
+
+def _notebook_row(spec: CompetitionSpec) -> dict[str, object] | None:
+    """The reference notebook's recorded scores (helper-written `notebooks/scores.json`), as a ladder row."""
+    if not NOTEBOOK_SCORES.is_file():
+        return None
+    record = json.loads(NOTEBOOK_SCORES.read_text()).get(spec.id)
+    if not record:
+        return None
+    return {"entry": "notebook", "score": float(record["score"]), "public_score": float(record["public_score"]),
+            "method": f"reference notebook (notebooks/{spec.id}.ipynb)", "fraction": float("nan"),
+            "seed": float("nan")}
+
+
+def _rungs(data: CompetitionData) -> list[Rung]:
+    rungs = reference_rungs(data)
+    return rungs if rungs is not None else dense_rungs(Features.from_data(data))
+
+
+def build_one(spec: CompetitionSpec, *, force_prepare: bool, threads: int | None, cache_root: Path,
+              extras: list[tuple[str, pd.DataFrame]], baseline: bool) -> None:
+    started = time.perf_counter()
+    print(f"== {spec.id}: preparing data", flush=True)
+    data = prepare(spec, force=force_prepare)
+    cache = EntryCache(cache_root / spec.id, _fingerprint(spec))
+    print(f"   data ready in {time.perf_counter() - started:.0f}s; {len(cache)} entries cached in {cache.folder}",
+          flush=True)
+    with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
+        rungs = _rungs(data)
+        entries = [*(_baseline(spec, data, cache) if baseline else []), *extras]
+
+    def progress(i: int, n: int, row: dict, seconds: float) -> None:
+        print(f"[{i:3d}/{n}] {row['entry']:<40} {row['score']:.5f}  ({seconds:.1f}s)", flush=True)
+
+    board = build_ladder(data, rungs=rungs, extra_entries=entries, progress=progress, threads=threads, cache=cache)
+    notebook = _notebook_row(spec)
+    if notebook is not None:
+        board = pd.concat([board, pd.DataFrame([notebook])], ignore_index=True)
+    dummy = rungs[0].name
+    kept = drop_below_dummy(board, dummy, spec)
+    dropped = sorted(set(board["entry"]) - set(kept["entry"]))
+    if dropped:
+        print(f"   left off {len(dropped)} entries worse than the dummy {dummy!r}: {', '.join(dropped)}", flush=True)
+    board = kept.sort_values(["score", "entry"], ascending=[not spec.higher_is_better, True], kind="stable")
+    board = board.reset_index(drop=True)
+    test_ids = pd.read_csv(data.test_path, usecols=[spec.id_column], dtype=str)[spec.id_column]
+    named_extras = dict(entries)
+
+    def submission_of(entry: str) -> pd.DataFrame | None:
+        if entry in named_extras:
+            return named_extras[entry]
+        prediction = cache.prediction(entry)
+        return None if prediction is None else submission_frame(spec, test_ids, prediction)
+
+    stats = ladder_stats(data, board, dummy, submission_of)
+    write_leaderboard(board, spec)
+    write_stats(stats, spec)
+    lines, gaps = stats["medal_lines"], stats["gaps"]
+    verdict = "ok" if stats["se_below_half_gaps"] else "TOO NOISY: grow the private part"
+    print(f"== {spec.id}: {stats['entries']} entries, {stats['distinct_scores']} distinct; gold {lines['gold']:.5f} "
+          f"silver {lines['silver']:.5f} bronze {lines['bronze']:.5f}; SE {stats['se']:.5f} on "
+          f"{stats['private_rows']} private rows vs half-gaps {gaps['gold_silver'] / 2:.5f}, "
+          f"{gaps['silver_bronze'] / 2:.5f}: {verdict} ({time.perf_counter() - started:.0f}s)", flush=True)
+    if stats["distinct_scores"] < 100:
+        print(f"   WARNING: {spec.id} has only {stats['distinct_scores']} distinct scores (want 100)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,36 +155,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
                         help="also score this submission CSV as a leaderboard entry (repeatable)")
     parser.add_argument("--force-prepare", action="store_true", help="rebuild the data first")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="cap the threads each model uses (scikit-learn and torch); 1 is fastest on a busy machine")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads each model may use (scikit-learn and torch); 1, the default, is fastest on a "
+                             "busy machine; 0 leaves the libraries' defaults")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder of finished entries (default: $NBDOJO_HOME/ladder-cache)")
+    parser.add_argument("--no-baseline", action="store_true", help="leave the baseline agent's entry out")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # capped iterations are part of a rung's recipe
-    if args.threads:
+    threads = args.threads or None
+    if threads:
         import torch
 
-        torch.set_num_threads(args.threads)
-
+        torch.set_num_threads(threads)
     try:
         specs = [get_competition(i) for i in args.ids] or [s for s in list_competitions() if s.layout == "nbdojo"]
         extras = _parse_extra(args.extra)
         for spec in specs:
-            started = time.perf_counter()
-            print(f"== {spec.id}: preparing data", flush=True)
-            data = prepare(spec, force=args.force_prepare)
-            print(f"   data ready in {time.perf_counter() - started:.0f}s", flush=True)
-
-            def progress(i: int, n: int, row: dict, seconds: float) -> None:
-                print(f"[{i:2d}/{n}] {row['entry']:<36} {row['score']:.5f}  ({seconds:.1f}s)", flush=True)
-
-            with threadpool_limits(limits=args.threads) if args.threads else contextlib.nullcontext():
-                entries = [*_baseline(spec, data), *extras]
-            board = build_ladder(data, extra_entries=entries, progress=progress, threads=args.threads)
-            path = write_leaderboard(board, spec)
-            scores = board["score"]
-            print(f"== {spec.id}: {len(board)} entries, {scores.round(6).nunique()} distinct scores, "
-                  f"{scores.min():.5f}..{scores.max():.5f}, written to {path} "
-                  f"in {time.perf_counter() - started:.0f}s", flush=True)
+            build_one(spec, force_prepare=args.force_prepare, threads=threads,
+                      cache_root=args.cache or nbdojo_home() / "ladder-cache", extras=extras,
+                      baseline=not args.no_baseline)
     except NbdojoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -43,6 +43,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
 from nbdojo.competitions import CompetitionData, CompetitionSpec
+from nbdojo.competitions.ladder_cache import EntryCache, rung_key
 from nbdojo.errors import NbdojoError
 from nbdojo.grading import METRICS, score_submission, validate_submission
 
@@ -406,12 +407,15 @@ def build_ladder(
     extra_entries: Iterable[tuple[str, pd.DataFrame]] = (),
     progress: Callable[[int, int, dict[str, object], float], None] | None = None,
     threads: int | None = None,
+    cache: EntryCache | None = None,
 ) -> pd.DataFrame:
     """Fit and score every rung (plus any extra named submissions); the leaderboard, best first.
 
     Without `rungs`, the competition's `reference.py` gives them, else `default_rungs`.
     `threads` caps the threads each model uses (OpenMP / BLAS / joblib); on a busy machine
     one thread is often faster than oversubscribed cores. The scores do not depend on it.
+    With a `cache`, finished rungs are read back instead of refitted and each new one is stored as
+    soon as it is scored, so an interrupted build resumes (see `nbdojo.competitions.ladder_cache`).
     """
     spec = data.spec
     features = _FeatureCache(data)
@@ -427,6 +431,17 @@ def build_ladder(
     with limit:
         for index, rung in enumerate(rungs, start=1):
             started = time.perf_counter()
+            key = rung_key(rung.name, rung.method, rung.features, rung.fraction, rung.seed, rung.blend, rung.drop,
+                           rung.target, getattr(rung.make, "__qualname__", None), rung.submit is not None)
+            cached = cache.get(rung.name, key) if cache is not None else None
+            if cached is not None:
+                prediction = cache.prediction(rung.name)
+                if prediction is not None:
+                    done[rung.name] = prediction
+                rows.append(cached)
+                if progress:
+                    progress(index, total, cached, time.perf_counter() - started)
+                continue
             if rung.submit is not None:
                 submission = rung.submit(data)
                 aligned = submission.astype({spec.id_column: str}).set_index(spec.id_column).reindex(test_ids)
@@ -439,6 +454,8 @@ def build_ladder(
                     done[rung.name] = _fit_predict(rung, features(rung.drop), spec, done, threads)
                 submission = submission_frame(spec, test_ids, done[rung.name])
             row = score_entry(data, rung.name, submission, method=rung.method, fraction=rung.fraction, seed=rung.seed)
+            if cache is not None:
+                cache.put(rung.name, key, row, done[rung.name])
             rows.append(row)
             if progress:
                 progress(index, total, row, time.perf_counter() - started)
