@@ -38,6 +38,7 @@ from nbdojo.competitions.ladder import (
     Rung,
     build_ladder,
     reference_rungs,
+    rung_cache_key as ladder_rung_key,
     submission_frame,
     write_leaderboard,
 )
@@ -96,13 +97,44 @@ def _notebook_row(spec: CompetitionSpec) -> dict[str, object] | None:
             "seed": float("nan")}
 
 
+def _reuse_committed(data: CompetitionData, rungs: list[Rung], cache: EntryCache, threads: int | None) -> int:
+    """Seed the cache with the committed leaderboard's rows of unchanged rungs (same name and method).
+
+    Only when the data is unchanged: the dummy is rescored first and must match its committed score.
+    Reused rows have no predictions, so ensembles of them cannot be recomputed; the noise estimate
+    passes over them. This spares refitting slow rungs (CNNs) when a ladder only gains new entries.
+    """
+    spec = data.spec
+    if not spec.leaderboard_path.is_file():
+        return 0
+    committed = pd.read_csv(spec.leaderboard_path).drop_duplicates("entry").set_index("entry")
+    dummy = rungs[0]
+    if dummy.name not in committed.index:
+        return 0
+    fresh = build_ladder(data, rungs=[dummy], threads=threads, cache=cache)["score"].iloc[0]
+    if abs(fresh - committed.loc[dummy.name, "score"]) > 1e-6:
+        print(f"   the data changed since the committed ladder ({dummy.name} {fresh:.6f} vs "
+              f"{committed.loc[dummy.name, 'score']:.6f}): nothing reused", flush=True)
+        return 0
+    reused = 0
+    for rung in rungs[1:]:
+        key = ladder_rung_key(rung)
+        if rung.name in committed.index and committed.loc[rung.name, "method"] == rung.method \
+                and cache.get(rung.name, key) is None:
+            row = committed.loc[rung.name].to_dict()
+            cache.put(rung.name, key, {"entry": rung.name, **{k: row[k] for k in ("score", "public_score", "method",
+                                                                                  "fraction", "seed")}}, None)
+            reused += 1
+    return reused
+
+
 def _rungs(data: CompetitionData) -> list[Rung]:
     rungs = reference_rungs(data)
     return rungs if rungs is not None else dense_rungs(Features.from_data(data))
 
 
 def build_one(spec: CompetitionSpec, *, force_prepare: bool, threads: int | None, cache_root: Path,
-              extras: list[tuple[str, pd.DataFrame]], baseline: bool) -> None:
+              extras: list[tuple[str, pd.DataFrame]], baseline: bool, reuse: bool = False) -> None:
     started = time.perf_counter()
     print(f"== {spec.id}: preparing data", flush=True)
     data = prepare(spec, force=force_prepare)
@@ -112,6 +144,8 @@ def build_one(spec: CompetitionSpec, *, force_prepare: bool, threads: int | None
     with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
         rungs = _rungs(data)
         entries = [*(_baseline(spec, data, cache) if baseline else []), *extras]
+        if reuse:
+            print(f"   reused {_reuse_committed(data, rungs, cache, threads)} committed rows", flush=True)
 
     def progress(i: int, n: int, row: dict, seconds: float) -> None:
         print(f"[{i:3d}/{n}] {row['entry']:<40} {row['score']:.5f}  ({seconds:.1f}s)", flush=True)
@@ -161,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder of finished entries (default: $NBDOJO_HOME/ladder-cache)")
     parser.add_argument("--no-baseline", action="store_true", help="leave the baseline agent's entry out")
+    parser.add_argument("--reuse-committed", action="store_true",
+                        help="take unchanged rungs' rows from the committed leaderboard instead of refitting them "
+                             "(only when the data is unchanged; checked on the dummy)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # capped iterations are part of a rung's recipe
@@ -175,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:
             build_one(spec, force_prepare=args.force_prepare, threads=threads,
                       cache_root=args.cache or nbdojo_home() / "ladder-cache", extras=extras,
-                      baseline=not args.no_baseline)
+                      baseline=not args.no_baseline, reuse=args.reuse_committed)
     except NbdojoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -50,8 +50,8 @@ from nbdojo.grading import METRICS, score_submission, validate_submission
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "LADDER_COLUMNS", "Features", "Rung", "add_entry", "build_ladder", "default_rungs", "reference_rungs", "score_entry",
-    "submission_frame", "write_leaderboard",
+    "LADDER_COLUMNS", "Features", "Rung", "add_entry", "build_ladder", "default_rungs", "reference_rungs",
+    "rung_cache_key", "score_entry", "submission_frame", "write_leaderboard",
 ]
 
 LADDER_COLUMNS = ["entry", "score", "public_score", "method", "fraction", "seed"]
@@ -378,6 +378,12 @@ def reference_rungs(data: CompetitionData) -> list[Rung] | None:
     return list(module.rungs(data))
 
 
+def rung_cache_key(rung: Rung) -> str:
+    """What names a rung's recipe in the entry cache: a changed recipe is refitted."""
+    return rung_key(rung.name, rung.method, rung.features, rung.fraction, rung.seed, rung.blend, rung.drop,
+                    rung.target, getattr(rung.make, "__qualname__", None), rung.submit is not None)
+
+
 def submission_frame(spec: CompetitionSpec, ids: Sequence[str], predictions: np.ndarray) -> pd.DataFrame:
     """Predictions (one column, or one per target column) as a submission frame."""
     values = np.asarray(predictions)
@@ -431,8 +437,7 @@ def build_ladder(
     with limit:
         for index, rung in enumerate(rungs, start=1):
             started = time.perf_counter()
-            key = rung_key(rung.name, rung.method, rung.features, rung.fraction, rung.seed, rung.blend, rung.drop,
-                           rung.target, getattr(rung.make, "__qualname__", None), rung.submit is not None)
+            key = rung_cache_key(rung)
             cached = cache.get(rung.name, key) if cache is not None else None
             if cached is not None:
                 prediction = cache.prediction(rung.name)

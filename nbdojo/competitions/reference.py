@@ -27,7 +27,8 @@ from nbdojo.competitions.ladder import Rung
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CNNConfig", "Ladder", "TextFeatures", "add_classic_image_rungs", "add_cnn_rung", "fraction_rows", "load_images",
+    "CNNConfig", "Ladder", "TextFeatures", "add_classic_image_rungs", "add_cnn_rung", "add_searched_rungs",
+    "fraction_rows", "load_images",
     "orientation_features", "predict_cnn", "predict_signal_cnn", "train_cnn", "train_signal_cnn",
 ]
 
@@ -330,8 +331,9 @@ def _downscale(images: np.ndarray, size: int, gray: bool) -> np.ndarray:
 
 
 def add_classic_image_rungs(ladder: Ladder, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, pixels: int = 16,
-                            seed: int = 0) -> None:
-    """Dummy, colour, pixel and gradient-histogram rungs (no deep learning), weakest first.
+                            seed: int = 0, search: bool = True) -> None:
+    """Dummy, colour, pixel and gradient-histogram rungs (no deep learning), weakest first; with `search`,
+    the classic grid of `add_searched_rungs` over the four feature sets too.
 
     `y` holds class indices into `ladder.classes`; every rung predicts class probabilities.
     """
@@ -401,6 +403,50 @@ def add_classic_image_rungs(ladder: Ladder, X: np.ndarray, y: np.ndarray, Xt: np
     ladder.add("gradient_histograms_mlp", "MLP (256 units) on HOG-like features",
                fitted(lambda: make_pipeline(StandardScaler(), MLPClassifier((256,), max_iter=40, early_stopping=True,
                                                                            random_state=seed)), "hog"))
+    if search:
+        add_searched_rungs(ladder, lambda make, kind, fraction, rung_seed: fitted(make, kind, fraction, rung_seed),
+                           ("colour", "gray", "rgb", "hog"), seed=seed + 10, rows=len(y))
+
+
+def add_searched_rungs(ladder: Ladder, fitted: Callable[..., Callable[[], np.ndarray]], kinds: Sequence[str], *,
+                       seed: int = 10, rows: int = 0) -> None:
+    """A grid of classic classifiers per feature set: settings x shares of train x seeds (a leaderboard's middle).
+
+    `fitted(make_model, kind, fraction, seed)` returns a rung's predict function (class probabilities);
+    `rows` (the training rows) keeps the slower models (neighbours, forests) to about 10,000 rows.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    capped = min(0.5, 10_000 / rows) if rows else 0.5
+
+    def add(name: str, method: str, make: Callable[[], object], kind: str, fraction: float, rung_seed: int) -> None:
+        ladder.add(name, f"{method} on {kind} features, {fraction:.0%} of train", fitted(make, kind, fraction, rung_seed),
+                   fraction=fraction, seed=rung_seed)
+
+    for kind in kinds:
+        add(f"{kind}_gaussian_nb", "Gaussian naive Bayes", GaussianNB, kind, 1.0, seed)
+        for c in (0.01, 0.1, 1.0):
+            for fraction in (0.05, 0.2, 1.0):
+                add(f"{kind}_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g})",
+                    lambda c=c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=200, tol=1e-3)),
+                    kind, fraction, seed + 1)
+        for k in (3, 10, 30):
+            add(f"{kind}_knn_k{k}", f"{k}-nearest neighbours (scaled)",
+                lambda k=k: make_pipeline(StandardScaler(), KNeighborsClassifier(k)), kind, capped, seed + 2)
+        for fraction in (0.05, 0.2, capped):
+            add(f"{kind}_forest_{fraction * 100:g}pct", "random forest (40 trees)",
+                lambda: RandomForestClassifier(40, min_samples_leaf=2, max_features="sqrt", n_jobs=1,
+                                               random_state=seed), kind, fraction, seed + 3)
+        for fraction in (0.02, 0.05, 0.1, 0.25):
+            for lr in (0.1, 0.3):
+                add(f"{kind}_boosting_lr{lr:g}_{fraction * 100:g}pct", f"gradient boosting (lr {lr:g}, 60 rounds)",
+                    lambda lr=lr: HistGradientBoostingClassifier(max_iter=60, learning_rate=lr, max_leaf_nodes=15,
+                                                                 random_state=seed), kind, fraction, seed + 4)
 
 
 def add_cnn_rung(ladder: Ladder, name: str, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, config: CNNConfig, *,

@@ -83,11 +83,11 @@ def _rate_of(data: CompetitionData, field: str) -> pd.DataFrame:
     return _submit(data, X_test[f"{field}_rate"].to_numpy())
 
 
-def _naive_sum(data: CompetitionData, shrink: float) -> pd.DataFrame:
+def _naive_sum(data: CompetitionData, shrink: float, fields: tuple[str, ...] = tuple(FIELDS)) -> pd.DataFrame:
     """Add up each field's log-odds lift over the mean (naive Bayes in logit space), shrunk."""
     _, y, X_test, _ = _load(data)
     base = np.log(y.mean() / (1 - y.mean()))
-    rates = np.clip(X_test[[f"{f}_rate" for f in FIELDS]].to_numpy(), 1e-4, 1 - 1e-4)
+    rates = np.clip(X_test[[f"{f}_rate" for f in fields]].to_numpy(), 1e-4, 1 - 1e-4)
     logit = base + shrink * (np.log(rates / (1 - rates)) - base).sum(axis=1)
     return _submit(data, 1 / (1 + np.exp(-logit)))
 
@@ -125,7 +125,7 @@ def _columns(X: pd.DataFrame, without: tuple[str, ...], kinds: tuple[str, ...]) 
             or (c.rsplit("_", 1)[-1] in kinds and not any(c.startswith(f"{w}_") for w in without))]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _boosted(folder: str, fraction: float, seed: int, tuned: bool, without: tuple[str, ...],
              kinds: tuple[str, ...]) -> np.ndarray:
     X, y, X_test, _ = _encoded(folder)
@@ -144,6 +144,10 @@ def _boost(data: CompetitionData, fraction: float = 1.0, seed: int = 0, tuned: b
     return _submit(data, _boosted(str(data.public_dir), fraction, seed, tuned, without, kinds))
 
 
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:g}pct".replace(".", "_")
+
+
 def rungs(data: CompetitionData) -> list[ladder.Rung]:
     p = functools.partial
     Rung = ladder.Rung
@@ -151,19 +155,44 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         Rung("constant", "the training click rate", submit=_constant),
         Rung("random", "uniformly random probabilities", submit=p(_random, seed=0)),
     ]
-    for field in ("banner_pos", "hour_of_day", "device_model", "site_id", "creative_id", "user_id"):
+    for field in FIELDS:
         out.append(Rung(f"rate_{field}", f"smoothed click rate of the impression's {field}",
                         submit=p(_rate_of, field=field)))
-    for shrink in (1.0, 0.5, 0.3):
+    for shrink in (1.0, 0.7, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1):
         out.append(Rung(f"naive_logit_sum_{shrink:g}", f"sum of per-field log-odds lifts, shrunk by {shrink:g}",
                         submit=p(_naive_sum, shrink=shrink)))
-    for fraction in (0.01, 0.1, 1.0):
-        out.append(Rung(f"hashed_linear_{round(fraction * 100)}pct", "logistic regression on hashed one-hot fields",
+    for fraction in (0.01, 0.03, 0.1, 0.3, 1.0):
+        out.append(Rung(f"hashed_linear_{_pct(fraction)}", "logistic regression on hashed one-hot fields",
                         submit=p(_linear, fraction=fraction, alpha=1e-4), fraction=fraction))
+        for alpha in (1e-3, 1e-5):
+            out.append(Rung(f"hashed_linear_alpha{alpha:g}_{_pct(fraction)}",
+                            f"logistic regression on hashed one-hot fields, L2 {alpha:g}",
+                            submit=p(_linear, fraction=fraction, alpha=alpha), fraction=fraction))
+    for fraction in (0.002, 0.005, 0.01, 0.02, 0.05):
+        for seed in (1, 2, 3):
+            out.append(Rung(f"hgb_{_pct(fraction)}_seed{seed}", "gradient boosting on count and click-rate encodings",
+                            submit=p(_boost, fraction=fraction, seed=seed), fraction=fraction, seed=seed))
+        for kinds in (("count", "code"), ("rate",)):
+            out.append(Rung(f"hgb_{'_'.join(kinds)}_{_pct(fraction)}",
+                            f"gradient boosting on {' and '.join(kinds)} encodings only",
+                            submit=p(_boost, fraction=fraction, kinds=kinds), fraction=fraction))
+    low = tuple(f for f in FIELDS if f not in HIGH)
+    for shrink in (0.3, 0.6):
+        for label, fields in (("high", tuple(HIGH)), ("low", low)):
+            out.append(Rung(f"naive_logit_sum_{label}_cardinality_{shrink:g}",
+                            f"sum of log-odds lifts of the {label}-cardinality fields, shrunk by {shrink:g}",
+                            submit=p(_naive_sum, shrink=shrink, fields=fields)))
+    for fraction in (0.01, 0.02, 0.05, 0.1):
+        for seed in (0, 1):
+            out.append(Rung(f"hgb_tuned_{_pct(fraction)}_seed{seed}", "tuned gradient boosting on the encodings",
+                            submit=p(_boost, fraction=fraction, seed=seed, tuned=True), fraction=fraction, seed=seed))
+    for field in HIGH:
+        out.append(Rung(f"hgb_no_{field}_5pct", f"gradient boosting without {field}, 5% of the rows",
+                        submit=p(_boost, fraction=0.05, without=(field,)), fraction=0.05))
     out.append(Rung("hashed_linear_weak_l2", "logistic regression on hashed fields, weak L2 (over-fits)",
                     submit=p(_linear, fraction=1.0, alpha=1e-6)))
     for fraction in (0.01, 0.05, 0.2, 0.5, 1.0):
-        out.append(Rung(f"hgb_{round(fraction * 100)}pct", "gradient boosting on count and click-rate encodings",
+        out.append(Rung(f"hgb_{_pct(fraction)}", "gradient boosting on count and click-rate encodings",
                         submit=p(_boost, fraction=fraction), fraction=fraction))
     out += [
         Rung("hgb_no_user", "gradient boosting without the user's history, 20% of the rows",

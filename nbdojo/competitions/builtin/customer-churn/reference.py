@@ -1,18 +1,21 @@
-"""Reference rungs for customer-churn: the standard ladder, plus careful variants without the leak.
+"""Reference rungs for customer-churn: the dense search, plus careful variants without the leak.
 
-The standard rungs use every column, `retention_offer` included, as a first attempt would; the
+The searched rungs use every column, `retention_offer` included, as a first attempt would; the
 careful rungs leave it out (it is filled in after the outcome in train only, see prepare.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from nbdojo.competitions import CompetitionData, ladder
+from nbdojo.competitions.search import dense_rungs
 
 LEAK = ("retention_offer",)
 
 
 def rungs(data: CompetitionData) -> list[ladder.Rung]:
-    standard = ladder.default_rungs(ladder.Features.from_data(data))
+    standard = dense_rungs(ladder.Features.from_data(data))
     careful = [
         ladder.Rung("careful_linear", "logistic regression without the leaky column", "onehot_dates",
                     ladder._linear, drop=LEAK),
@@ -27,4 +30,7 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         ladder.Rung("careful_ensemble", "mean of careful boosters, forest and linear model", "native_dates",
                     blend=("careful_hgb_tuned", "careful_hgb_tuned_seed1", "careful_forest", "careful_linear")),
     ]
-    return standard + careful
+    searched = [dataclasses.replace(r, name=f"careful_{r.name}", method=f"{r.method}, without the leaky column",
+                                    drop=LEAK, blend=tuple(f"careful_{b}" for b in r.blend))
+                for r in dense_rungs(ladder.Features.from_data(data, drop=LEAK))[1:]]
+    return standard + careful + searched

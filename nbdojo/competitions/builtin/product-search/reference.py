@@ -84,6 +84,19 @@ def _purchase_rate(data: CompetitionData, prior: float) -> pd.DataFrame:
     return _by_item_score(data, (bought + prior * base) / (shown + prior))
 
 
+def _rate_and_position(data: CompetitionData, prior: float, weight: float) -> pd.DataFrame:
+    """A hand-tuned mix: `weight` x the purchase rate's rank + (1 - `weight`) x the engine's order."""
+    bought, shown = _counts(data)
+    _, test, _ = _load(data)
+    rate = (bought + prior * bought.sum() / shown.sum()) / (shown + prior)
+    scores = []
+    for items in test["shown"].str.split():
+        item_rank = pd.Series(rate.reindex(items).fillna(rate.min()).to_numpy()).rank(pct=True).to_numpy()
+        engine = 1.0 - np.arange(len(items)) / len(items)
+        scores.append(weight * item_rank + (1 - weight) * engine)
+    return _ranked(data, scores)
+
+
 def _product_column(data: CompetitionData, column: str, ascending: bool) -> pd.DataFrame:
     _, _, products = _load(data)
     values = products.set_index("product_id")[column].astype(float)
@@ -142,7 +155,7 @@ def _pair_frames(folder: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     return X, y, X_test
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=256)
 def _scores(folder: str, model: str, fraction: float = 1.0, seed: int = 0, drop: tuple[str, ...] = ()) -> np.ndarray:
     """Test-pair scores of a pointwise model fitted on a share of the training sessions."""
     X, y, X_test = _pair_frames(folder)
@@ -157,9 +170,10 @@ def _scores(folder: str, model: str, fraction: float = 1.0, seed: int = 0, drop:
     else:
         fit_X, fit_test = X.loc[rows, columns], X_test[columns]
         tuned = model == "hgb_tuned"
+        leaves, rounds = {"hgb_small": (7, 50), "hgb_deep": (63, 300)}.get(model, (31, 400 if tuned else 150))
         estimator = HistGradientBoostingClassifier(
-            categorical_features="from_dtype", learning_rate=0.05 if tuned else 0.1, max_iter=400 if tuned else 150,
-            max_leaf_nodes=31, l2_regularization=1.0 if tuned else 0.0, random_state=seed)
+            categorical_features="from_dtype", learning_rate=0.05 if tuned else 0.1, max_iter=rounds,
+            max_leaf_nodes=leaves, l2_regularization=1.0 if tuned else 0.0, random_state=seed)
     estimator.fit(fit_X, y[rows])
     return estimator.predict_proba(fit_test)[:, 1]
 
@@ -184,12 +198,12 @@ def _ensemble(data: CompetitionData, members: tuple[tuple[str, int], ...]) -> pd
 def rungs(data: CompetitionData) -> list[ladder.Rung]:
     p = functools.partial
     Rung = ladder.Rung
-    out = [Rung(f"random_seed{s}", "shown products in random order", submit=p(_random, seed=s), seed=s)
-           for s in range(3)]
+    out = [Rung("shown_order", "the engine's order (the sample submission)", submit=_shown_order)]
+    out += [Rung(f"random_seed{s}", "shown products in random order", submit=p(_random, seed=s), seed=s)
+            for s in range(3)]
     out += [
         Rung("popular_anywhere", "the 5 most bought products, whatever was shown", submit=_popular_anywhere),
         Rung("shown_reversed", "the engine's order, reversed", submit=p(_shown_order, reverse=True)),
-        Rung("shown_order", "the engine's order (the sample submission)", submit=_shown_order),
         Rung("purchase_count", "shown products by times bought in train", submit=_purchase_count),
         Rung("cheapest_first", "shown products by price, cheapest first",
              submit=p(_product_column, column="price", ascending=True)),
@@ -198,9 +212,38 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         Rung("most_reviewed_first", "shown products by number of reviews",
              submit=p(_product_column, column="n_reviews", ascending=False)),
     ]
-    for prior in (1, 20, 200):
+    for prior in (1, 5, 20, 50, 200, 1000):
         out.append(Rung(f"purchase_rate_prior{prior}", f"shown products by purchase rate when shown (prior {prior})",
                         submit=p(_purchase_rate, prior=float(prior))))
+    for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        for prior in (5, 50):
+            out.append(Rung(f"rate_and_position_w{weight:g}_prior{prior}",
+                            f"hand-tuned mix: {weight:g} x purchase-rate rank + {1 - weight:g} x the engine's order "
+                            f"(prior {prior})", submit=p(_rate_and_position, prior=float(prior), weight=weight)))
+    for fraction in (0.01, 0.05, 0.2):
+        for seed in (1, 2):
+            out.append(Rung(f"linear_{round(fraction * 100)}pct_seed{seed}", "pointwise logistic regression, a share "
+                            "of the sessions", submit=p(_model, model="linear", fraction=fraction, seed=seed),
+                            fraction=fraction, seed=seed))
+    for column in ("position", "item_rate", "match", "price_vs_category", "log_reviews"):
+        out.append(Rung(f"linear_no_{column}", f"pointwise logistic regression without {column}",
+                        submit=p(_model, model="linear", drop=(column,))))
+    for fraction in (0.01, 0.02, 0.03, 0.05, 0.1, 0.2):
+        for seed in (1, 2):
+            out.append(Rung(f"hgb_{fraction * 100:g}pct_seed{seed}", "pointwise gradient boosting, a share of the "
+                            "sessions", submit=p(_model, model="hgb", fraction=fraction, seed=seed),
+                            fraction=fraction, seed=seed))
+        out.append(Rung(f"hgb_small_{fraction * 100:g}pct", "pointwise gradient boosting, 7 leaves, 50 trees",
+                        submit=p(_model, model="hgb_small", fraction=fraction, seed=3), fraction=fraction, seed=3))
+    for column in ("position", "item_rate", "match", "price_vs_category", "log_reviews", "age_days", "log_price",
+                   "user_segment", "device", "category"):
+        out.append(Rung(f"hgb_no_{column}_10pct", f"pointwise gradient boosting without {column}, 10% of sessions",
+                        submit=p(_model, model="hgb", fraction=0.1, seed=4, drop=(column,)), fraction=0.1, seed=4))
+    for fraction in (0.05, 0.2):
+        out.append(Rung(f"hgb_deep_{round(fraction * 100)}pct", "pointwise gradient boosting, 63 leaves, 300 trees",
+                        submit=p(_model, model="hgb_deep", fraction=fraction, seed=5), fraction=fraction, seed=5))
+        out.append(Rung(f"hgb_tuned_{round(fraction * 100)}pct", "tuned pointwise gradient boosting",
+                        submit=p(_model, model="hgb_tuned", fraction=fraction, seed=5), fraction=fraction, seed=5))
     out += [
         Rung("linear_pointwise", "pointwise logistic regression on numeric pair features",
              submit=p(_model, model="linear")),

@@ -73,12 +73,13 @@ def rungs(data: CompetitionData) -> list[Rung]:
             return one_hot(model.predict(Xt).tolist())
         return predict
 
-    def regression(kind: str, tuned: bool):
+    def regression(kind: str, tuned: bool, alpha: float = 1.5, fraction: float = 1.0, seed: int = 0):
         def predict() -> np.ndarray:
             X, Xt = text(kind)
-            model = Ridge(alpha=1.5)
-            cuts = _fit_cuts(cross_val_predict(model, X, y, cv=3), y) if tuned else None
-            return one_hot(_expected_to_stars(model.fit(X, y).predict(Xt), cuts).tolist())
+            rows = fraction_rows(len(y), fraction, seed)
+            model = Ridge(alpha=alpha)
+            cuts = _fit_cuts(cross_val_predict(model, X[rows], y[rows], cv=3), y[rows]) if tuned else None
+            return one_hot(_expected_to_stars(model.fit(X[rows], y[rows]).predict(Xt), cuts).tolist())
         return predict
 
     def lexicon() -> np.ndarray:
@@ -131,7 +132,56 @@ def rungs(data: CompetitionData) -> list[Rung]:
                regression("bigrams", True))
     ladder.add("lsa_boosting", "gradient boosting on 100 LSA components of 1-2 grams",
                fitted(lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=0), "svd"))
+    _searched_rungs(ladder, fitted, regression, from_expected)
     ladder.blend("ensemble_logistic", ["bigram_logistic", "char_ngram_logistic"])
     ladder.add("ensemble_logistic_expected_tuned", "mean of bigram and char logistic, expected stars, tuned thresholds",
                from_expected("ensemble_logistic", logistic, ("bigrams", "chars")))
     return ladder.rungs
+
+
+def _searched_rungs(ladder: Ladder, fitted, regression, from_expected) -> None:
+    """The wider search: settings and shares of train for the cheap text models (a leaderboard's middle)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
+    from sklearn.svm import LinearSVC
+
+    for alpha in (0.1, 1.0):
+        for fraction in (0.005, 0.01, 0.05, 0.1, 0.3):
+            ladder.add(f"naive_bayes_a{alpha:g}_{fraction * 100:g}pct", f"multinomial naive Bayes (alpha {alpha:g}) on "
+                       f"word counts, {fraction:.1%} of train", fitted(lambda a=alpha: MultinomialNB(alpha=a), "counts",
+                                                                       fraction, seed=1), fraction=fraction, seed=1)
+    for alpha in (0.3, 1.0):
+        for kind in ("counts", "words"):
+            ladder.add(f"complement_nb_a{alpha:g}_{kind}", f"complement naive Bayes (alpha {alpha:g}) on {kind}",
+                       fitted(lambda a=alpha: ComplementNB(alpha=a), kind))
+    for c in (0.03, 0.1, 0.5, 8.0):
+        for fraction in (0.01, 0.03, 0.1, 0.3, 1.0):
+            ladder.add(f"tfidf_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on tf-idf words, "
+                       f"{fraction:.0%} of train", fitted(lambda c=c: LogisticRegression(C=c, max_iter=300), "words",
+                                                          fraction, seed=2), fraction=fraction, seed=2)
+    for c in (0.5, 8.0):
+        for fraction in (0.01, 0.05, 0.2, 1.0):
+            ladder.add(f"bigram_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on tf-idf 1-2 "
+                       f"grams, {fraction:.0%} of train", fitted(lambda c=c: LogisticRegression(C=c, max_iter=300),
+                                                                 "bigrams", fraction, seed=3), fraction=fraction, seed=3)
+    for c in (0.1, 1.0):
+        for fraction in (0.05, 0.3, 1.0):
+            ladder.add(f"count_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on raw word "
+                       f"counts, {fraction:.0%} of train", fitted(lambda c=c: LogisticRegression(C=c, max_iter=200),
+                                                                  "counts", fraction, seed=4), fraction=fraction, seed=4)
+    for c in (0.05, 0.3, 1.0):
+        for fraction in (0.1, 1.0):
+            ladder.add(f"word_svm_c{c:g}_{fraction * 100:g}pct", f"linear SVM (C {c:g}) on tf-idf words, "
+                       f"{fraction:.0%} of train", fitted(lambda c=c: LinearSVC(C=c), "words", fraction, seed=5),
+                       fraction=fraction, seed=5)
+    for alpha in (0.5, 5.0, 20.0):
+        for kind in ("words", "bigrams"):
+            ladder.add(f"ridge_{kind}_a{alpha:g}_rounded", f"ridge regression (alpha {alpha:g}) on tf-idf {kind}, "
+                       "rounded", regression(kind, False, alpha))
+    for fraction in (0.05, 0.2):
+        ladder.add(f"ridge_bigrams_tuned_{fraction * 100:g}pct", f"ridge on 1-2 grams, QWK-tuned thresholds, "
+                   f"{fraction:.0%} of train", regression("bigrams", True, 1.5, fraction, seed=6), fraction=fraction,
+                   seed=6)
+    for c in (0.03, 0.1, 0.5, 8.0):
+        ladder.add(f"tfidf_logistic_c{c:g}_expected", f"tf-idf logistic (C {c:g}), expected stars rounded",
+                   from_expected(f"tfidf_logistic_c{c:g}_100pct"))

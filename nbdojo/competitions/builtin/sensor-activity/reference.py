@@ -10,6 +10,7 @@ from nbdojo.competitions.ladder import Rung
 from nbdojo.competitions.reference import (
     CNNConfig,
     Ladder,
+    add_searched_rungs,
     fraction_rows,
     predict_signal_cnn,
     train_signal_cnn,
@@ -91,6 +92,7 @@ def rungs(data: CompetitionData) -> list[Rung]:
     ladder.add("spectral_boosting_20pct", "gradient boosting on spectral features, 20% of train",
                fitted(hgb, "spectral", 0.2), fraction=0.2)
     ladder.add("spectral_boosting", "gradient boosting on spectral features", fitted(hgb, "spectral"))
+    add_searched_rungs(ladder, fitted, ("stats", "spectral", "raw"), rows=len(y))
     small = CNNConfig(widths=(32, 64), epochs=8, batch_size=64, lr=3e-3)
     for fraction in (0.05, 0.1, 0.2, 0.5):
         ladder.add(f"cnn1d_{round(fraction * 100)}pct", f"1-D CNN 32-64, 8 epochs on {fraction:.0%} of train",

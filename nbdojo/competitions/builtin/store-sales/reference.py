@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from nbdojo.competitions import CompetitionData, ladder
+from nbdojo.competitions.search import dense_rungs
 
 KEY = ["store", "item"]
 CATEGORICAL = ["store", "item", "family", "store_type", "holiday"]
@@ -65,10 +66,10 @@ def _seasonal_naive(data: CompetitionData) -> pd.DataFrame:
     return _submit(data, merged["sales"].fillna(0).to_numpy())
 
 
-def _level_times_factors(data: CompetitionData, promo: bool) -> pd.DataFrame:
+def _level_times_factors(data: CompetitionData, promo: bool, days: int = 28) -> pd.DataFrame:
     """Recent level of the series x its family's weekday factor (x a promotion lift)."""
     train, test = _load(data)
-    level = _recent(train, 28).groupby(KEY)["sales"].mean().rename("level").reset_index()
+    level = _recent(train, days).groupby(KEY)["sales"].mean().rename("level").reset_index()
     year = _recent(train, 364).assign(dow=lambda f: f["date"].dt.day_of_week)
     dow = (year.groupby(["family", "dow"])["sales"].mean() / year.groupby("family")["sales"].mean()).rename("dow_f")
     merged = test.assign(dow=test["date"].dt.day_of_week).merge(level, on=KEY, how="left")
@@ -138,12 +139,13 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         ladder.Rung("last_value", "each series' last day repeated", submit=p(_by_series, days=1, how="mean")),
         ladder.Rung("seasonal_naive", "each series' last week repeated", submit=_seasonal_naive),
     ]
-    for days in (7, 14, 28, 56, 112):
+    for days in (3, 7, 10, 14, 21, 28, 42, 56, 84, 112, 182, 364):
         out.append(ladder.Rung(f"series_mean_{days}d", f"mean of each series over the last {days} days",
                                submit=p(_by_series, days=days, how="mean")))
-    out.append(ladder.Rung("series_median_28d", "median of each series over the last 28 days",
-                           submit=p(_by_series, days=28, how="median")))
-    for weeks in (4, 8, 16):
+    for days in (7, 14, 28, 56, 112):
+        out.append(ladder.Rung(f"series_median_{days}d", f"median of each series over the last {days} days",
+                               submit=p(_by_series, days=days, how="median")))
+    for weeks in (1, 2, 3, 4, 6, 8, 12, 16, 26, 52):
         out.append(ladder.Rung(f"weekday_profile_{weeks}w", f"each series' weekday means over the last {weeks} weeks",
                                submit=p(_weekday_profile, weeks=weeks)))
     out += [
@@ -152,16 +154,32 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         ladder.Rung("level_x_weekday_x_promo", "28-day level x weekday factor x promotion lift",
                     submit=p(_level_times_factors, promo=True)),
     ]
+    for days in (7, 14, 56, 112):
+        for promo in (False, True):
+            out.append(ladder.Rung(f"level_{days}d_x_weekday{'_x_promo' if promo else ''}",
+                                   f"{days}-day level x the family's weekday factor" + (" x promotion lift" if promo
+                                                                                         else ""),
+                                   submit=p(_level_times_factors, promo=promo, days=days)))
     generic = {r.name: r for r in ladder.default_rungs(ladder.Features.from_data(data))}
     for name in ("linear_onehot_dates", "tree_depth_6", "hgb_5pct", "hgb_100pct"):
         rung = generic[name]
         out.append(ladder.Rung(f"tabular_{name}", f"{rung.method} (all columns, as given)", rung.features,
                                rung.make, fraction=rung.fraction, seed=rung.seed))
+    for rung in dense_rungs(ladder.Features.from_data(data), max_rows=30_000):  # a first tabular attempt, searched
+        if rung.name.startswith(("linear_onehot_dates", "tree_depth", "hgb_lr", "forest")) and not rung.blend:
+            out.append(ladder.Rung(f"tabular_{rung.name}", f"{rung.method} (all columns, as given)", rung.features,
+                                   rung.make, fraction=rung.fraction, seed=rung.seed))
     out.append(ladder.Rung("tabular_hgb_no_transactions", "hist gradient boosting, without store_transactions",
                            "native_dates", ladder._hgb, drop=("store_transactions",)))
     for windows in (1, 4, 12):
         out.append(ladder.Rung(f"direct_hgb_{windows}w", f"direct booster on level features, {windows} past windows",
                                submit=p(_direct_booster, windows=windows, seed=0), fraction=windows / 24))
+    for windows in (2, 6):
+        for iterations in (50, 150):
+            out.append(ladder.Rung(f"direct_hgb_{windows}w_{iterations}it",
+                                   f"direct booster on level features, {windows} past windows, {iterations} iterations",
+                                   submit=p(_direct_booster, windows=windows, seed=2, iterations=iterations),
+                                   fraction=windows / 24, seed=2))
     out += [
         ladder.Rung("direct_hgb_24w", "direct booster on level features, 24 past windows",
                     submit=p(_direct_booster, windows=24, seed=0), fraction=1.0),

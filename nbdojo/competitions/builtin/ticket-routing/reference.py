@@ -82,9 +82,69 @@ def rungs(data: CompetitionData) -> list[Rung]:
     ladder.add("lsa_boosting", "gradient boosting on 100 LSA components of 1-2 grams",
                per_team(lambda: HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, random_state=0),
                         "svd"))
+    _searched_rungs(ladder, per_team, keywords)
     ladder.blend("ensemble_bigram_char", ["bigram_logistic", "char_ngram_logistic"])
     ladder.blend("ensemble_all_linear", ["bigram_logistic", "char_ngram_logistic", "tfidf_logistic",
                                          "char_ngram_svm"])
     ladder.blend("ensemble_linear_boosting", ["bigram_logistic", "char_ngram_logistic", "lsa_boosting"],
                  weights=[1.0, 1.0, 0.5])
     return ladder.rungs
+
+
+def _searched_rungs(ladder: Ladder, per_team, keywords) -> None:
+    """The wider search: settings and shares of train for the cheap per-team text models."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.svm import LinearSVC
+
+    def logistic(c: float, balanced: bool = False):
+        return lambda: LogisticRegression(C=c, max_iter=300, class_weight="balanced" if balanced else None)
+
+    for c in (0.1, 0.5, 2.0, 8.0):
+        for fraction in (0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0):
+            ladder.add(f"tfidf_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on tf-idf "
+                       f"words, {fraction:.0%} of train", per_team(logistic(c), "words", fraction, seed=1),
+                       fraction=fraction, seed=1)
+    for c in (0.5, 4.0):
+        for fraction in (0.1, 1.0):
+            ladder.add(f"tfidf_logistic_balanced_c{c:g}_{fraction * 100:g}pct", f"class-balanced logistic regression "
+                       f"(C {c:g}) on tf-idf words, {fraction:.0%} of train",
+                       per_team(logistic(c, True), "words", fraction, seed=2), fraction=fraction, seed=2)
+    for alpha in (0.1, 1.0, 3.0):
+        for fraction in (0.005, 0.02, 0.1, 0.3):
+            ladder.add(f"naive_bayes_a{alpha:g}_{fraction * 100:g}pct", f"naive Bayes (alpha {alpha:g}) on word "
+                       f"counts, {fraction:.1%} of train", per_team(lambda a=alpha: MultinomialNB(alpha=a), "counts",
+                                                                    fraction, seed=3), fraction=fraction, seed=3)
+    for alpha in (0.01, 0.1):
+        for fraction in (0.1, 1.0):
+            ladder.add(f"tfidf_naive_bayes_a{alpha:g}_{fraction * 100:g}pct", f"naive Bayes (alpha {alpha:g}) on "
+                       f"tf-idf words, {fraction:.0%} of train",
+                       per_team(lambda a=alpha: MultinomialNB(alpha=a), "words", fraction, seed=4),
+                       fraction=fraction, seed=4)
+    for c in (0.05, 0.5, 4.0):
+        for fraction in (0.03, 0.1, 0.3):
+            ladder.add(f"bigram_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on tf-idf 1-2 "
+                       f"grams, {fraction:.0%} of train", per_team(logistic(c), "bigrams", fraction, seed=5),
+                       fraction=fraction, seed=5)
+    for c in (0.05, 0.2, 1.0):
+        for fraction in (0.1, 1.0):
+            ladder.add(f"word_svm_c{c:g}_{fraction * 100:g}pct", f"linear SVM (C {c:g}) on tf-idf words, scores "
+                       f"through a sigmoid, {fraction:.0%} of train",
+                       per_team(lambda c=c: LinearSVC(C=c), "words", fraction, seed=6), fraction=fraction, seed=6)
+    for c in (0.1, 0.5):
+        for fraction in (0.3, 1.0):
+            ladder.add(f"bigram_svm_c{c:g}_{fraction * 100:g}pct", f"linear SVM (C {c:g}) on tf-idf 1-2 grams, "
+                       f"{fraction:.0%} of train", per_team(lambda c=c: LinearSVC(C=c), "bigrams", fraction, seed=7),
+                       fraction=fraction, seed=7)
+    for c in (0.1, 1.0):
+        for fraction in (0.05, 0.3):
+            ladder.add(f"count_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on raw word "
+                       f"counts, {fraction:.0%} of train", per_team(logistic(c), "counts", fraction, seed=8),
+                       fraction=fraction, seed=8)
+    for fraction in (0.1, 0.3):
+        ladder.add(f"char_ngram_logistic_{fraction * 100:g}pct", f"logistic regression on character 2-5 grams, "
+                   f"{fraction:.0%} of train", per_team(logistic(4.0), "chars", fraction, seed=9), fraction=fraction,
+                   seed=9)
+    for scale in (1.0, 2.0, 5.0):
+        ladder.add(f"keyword_rules_scaled{scale:g}", f"hand-picked keyword counts per team, divided by {scale:g}",
+                   lambda scale=scale: (keywords() * 3 / scale).clip(0, 1))
