@@ -151,5 +151,6 @@ def test_reference_rungs_reproduce_the_committed_scores(built: dict[str, Competi
     assert len(rungs) >= 2
     board = build_ladder(data, rungs=rungs).set_index("entry")
     committed = pd.read_csv(data.spec.leaderboard_path).set_index("entry")
-    for name in board.index:
+    assert len(set(board.index) & set(committed.index)) >= 2  # random rungs may sit below the dummy: left off
+    for name in set(board.index) & set(committed.index):
         assert board.loc[name, "score"] == pytest.approx(committed.loc[name, "score"], abs=1e-6), name

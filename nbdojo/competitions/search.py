@@ -23,6 +23,7 @@ worse than it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from sklearn.base import BaseEstimator
@@ -103,10 +104,18 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
 
     rungs = [Rung("constant", "dummy: constant prediction (class prior / mean)", "numeric", _constant)]
 
+    seen: dict[tuple[object, ...], str] = {}
+    alias: dict[str, str] = {}
+
     def add(name: str, method: str, feature_set: str, make: _Make | None, fraction: float = 1.0, seed: int = 0,
             **extra: object) -> None:
         used = share(fraction)
         note = "" if used >= 1.0 else f", {used:.1%} of train"
+        recipe = (method + note, feature_set, used, seed)
+        if recipe in seen:  # a big train set caps two shares to the same rows: one entry, not two
+            alias[name] = seen[recipe]
+            return
+        seen[recipe] = name
         rungs.append(Rung(name, method + note, feature_set, make, fraction=used, seed=seed, **extra))
 
     for column in _strongest_numeric(features, k=6):
@@ -157,7 +166,7 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
     for seed in (0, 1, 2):
         add(f"hgb_tuned_seed{seed}", "tuned gradient boosting (lr 0.05, early stopping)", "native_dates",
             _tuned_hgb, 1.0, seed=seed)
-    rungs += [
+    blends = [
         Rung("ensemble_tuned_seeds", "ensemble: mean of three tuned boosters", "native_dates",
              blend=("hgb_tuned_seed0", "hgb_tuned_seed1", "hgb_tuned_seed2")),
         Rung("ensemble_boosting_forest", "ensemble: mean of a tuned booster and a forest", "native_dates",
@@ -167,6 +176,10 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
         Rung("ensemble_small_boosters", "ensemble: mean of boosters on 20% of train", "native_dates",
              blend=("hgb_lr0.05_20pct_seed0", "hgb_lr0.05_20pct_seed1", "hgb_lr0.2_20pct_seed0")),
     ]
+    for rung in blends:
+        parts = tuple(dict.fromkeys(alias.get(part, part) for part in rung.blend))
+        if len(parts) > 1:
+            rungs.append(dataclasses.replace(rung, blend=parts))
     return rungs
 
 
