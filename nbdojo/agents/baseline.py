@@ -1,198 +1,91 @@
-"""The baseline agent: a fixed, sensible sequence of cells for any tabular competition. No LLM.
+"""The baseline agent: a fixed, sensible sequence of cells for any competition. No LLM.
 
-It reads the data, looks at it, builds features (dates split into parts, text as
-categories), cross-validates a histogram gradient-boosting model (one multiclass model
-for one-hot class columns, the log of the target for RMSLE), writes `submission.csv`,
-validates and submits. For ranking tasks it ranks each row's candidate items by how often
-they were the answer in train. Its cells come from `baseline_cells`, which the leaderboard
-script also runs, so the baseline is a real entry on each ladder.
+It reads the files and surveys what they hold (tables, free text, images, `.npy` signals,
+extra tables, the target's type), then fits what a generic Kaggler would: gradient boosting
+on tabular features and per-channel signal summaries, TF-IDF with a linear model on text, a
+small CNN on images, past answer rates for ranking. It scores the model on a holdout, fits
+on all of train, writes `submission.csv`, validates and submits. The survey cell prints the
+recipe it found (`recipe: images` or `recipe: features`) and the agent plays that recipe's
+cells. The cells come from `baseline_cells`, which the leaderboard script also runs, so the
+baseline is a real entry on each ladder; they live in `baseline_data`, `baseline_models`,
+`baseline_images` and `baseline_ranking`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+
+from nbdojo.agents import baseline_data, baseline_images, baseline_models
+from nbdojo.agents.baseline_ranking import ranking_cells
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# scikit-learn scorer names for the metrics the baseline can cross-validate on.
-CV_SCORING = {
-    "roc_auc": "roc_auc", "accuracy": "accuracy", "log_loss": "neg_log_loss", "rmse": "neg_root_mean_squared_error",
-    "mae": "neg_mean_absolute_error", "macro_f1": "f1_macro", "r2": "r2", "rmsle": "neg_root_mean_squared_error",
-    "qwk": "accuracy", "smape": "neg_mean_absolute_error",
-}
+RECIPES = ("features", "images")
+_RECIPE_LINE = re.compile(r"^recipe: (\w+)$", re.MULTILINE)
 
 
-def _load_cell(id_col: str, targets: list[str]) -> str:
-    return f"""import os
-import numpy as np
-import pandas as pd
-
-train = pd.read_csv(f"{{DATA_DIR}}/train.csv", low_memory=False)
-test = pd.read_csv(f"{{DATA_DIR}}/test.csv", low_memory=False)
-sample = pd.read_csv(f"{{DATA_DIR}}/sample_submission.csv")
-ID, TARGETS = {id_col!r}, {targets!r}
-others = sorted(set(os.listdir(DATA_DIR)) - {{"train.csv", "test.csv", "sample_submission.csv"}})
-print("train", train.shape, "| test", test.shape, "| submission columns", list(sample.columns), "| other files", others)
-train.head()"""
+def survey_cells(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The cells every recipe starts with: load the files, then survey them (ranking: all of its cells)."""
+    load = ("Load the data, find the target and what to write.", baseline_data.load_cell(spec))
+    if spec["task"] == "ranking" or spec["prediction"] == "ranking":
+        return [load, *ranking_cells(spec)]
+    return [load, ("Survey the files: images, arrays, free text, extra tables, missing values, the target.",
+                   baseline_data.SURVEY)]
 
 
-def _ranking_cells(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """Rank each row's candidates (a column of lists of item ids) by how often they were the answer in train."""
-    target = spec["target_columns"][0]
-    metric = spec["metric"]
-    k = int(metric.split("@", 1)[1]) if "@" in metric else 10
-    look = f"""from collections import Counter
-
-K, TARGET = {k}, {target!r}
-answers = Counter(item for cell in train[TARGET].astype(str) for item in cell.split())
-print(f"{{len(answers):,}} distinct items in the answers; most common:", answers.most_common(5))
-candidates = None  # a column whose cells list item ids, e.g. the items shown for this query
-for col in test.columns:
-    if col == ID or col not in train.columns or pd.api.types.is_numeric_dtype(test[col]):
-        continue
-    tokens = test[col].astype(str).str.split()
-    vocabulary = {{item for cell in tokens for item in cell}}
-    if tokens.str.len().mean() > 1 and len(set(answers) & vocabulary) > 0.5 * len(answers):
-        candidates = col
-print("candidate column:", candidates)"""
-    rank = """seen = Counter(item for cell in train[candidates].astype(str) for item in cell.split()) if candidates else Counter()
-
-def rate(item):  # smoothed share of the times an item was a candidate that it was the answer
-    return (answers[item] + 0.1) / (seen[item] + 10) if candidates else answers[item]
-
-popular = [item for item, _ in answers.most_common(K)]
-def rank(cell):
-    ranked = sorted(str(cell).split(), key=lambda item: -rate(item))[:K]  # stable: ties keep their order
-    return " ".join(ranked or popular)
-
-rows = test[candidates] if candidates else pd.Series([""] * len(test))
-submission = pd.DataFrame({ID: test[ID], TARGET: [rank(cell) for cell in rows]})
-fit_rows = train[candidates] if candidates else pd.Series([""] * len(train))
-hits = [len(set(rank(c).split()[:1]) & set(str(t).split())) for c, t in zip(fit_rows, train[TARGET])]
-print(f"on train, the first item is right {np.mean(hits):.3f} of the time")
-submission = submission[sample.columns]
-submission.to_csv(SUBMISSION_PATH, index=False)
-submission.head()"""
-    return [
-        ("Load the data and look at its shape.", _load_cell(spec["id_column"], [target])),
-        ("Find what was ranked before and which column lists each row's candidates.", look),
-        ("Rank each row's candidates by their past answer rate and write the submission.", rank),
-    ]
+def recipe_cells(spec: dict[str, Any], recipe: str) -> list[tuple[str, str]]:
+    """The cells after the survey for the recipe it printed: "features" (tables, text, signals) or "images"."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, not {recipe!r}.")
+    if spec["task"] == "ranking" or spec["prediction"] == "ranking":
+        return []
+    split = ("Set aside a fifth of train to score on; say what to write for each kind of target.",
+             baseline_models.TARGETS)
+    if recipe == "images":
+        return [split,
+                ("Load the images small, on a capped sample of train.", baseline_images.LOAD_IMAGES),
+                ("Train a small CNN on the CPU and score it on the holdout.", baseline_images.CNN),
+                ("Predict the test images and write the submission.", baseline_images.WRITE_IMAGES)]
+    return [split,
+            ("Build features: dates split, categories, counts for many-valued columns, signal summaries, TF-IDF.",
+             baseline_models.FEATURES),
+            ("Fit on four fifths and score the holdout: a linear model on text, gradient boosting otherwise.",
+             baseline_models.FIT),
+            ("Fit on all of train and write the submission.", baseline_models.WRITE)]
 
 
-def baseline_cells(spec: dict[str, Any]) -> list[tuple[str, str]]:
+def baseline_cells(spec: dict[str, Any], recipe: str = "features") -> list[tuple[str, str]]:
     """(thought, code) pairs for a competition spec (`info["spec"]`: id_column, target_columns, task, ...)."""
-    id_col = spec["id_column"]
-    targets = list(spec["target_columns"])
-    task, prediction, metric = spec["task"], spec["prediction"], spec["metric"]
-    if task == "ranking" or prediction == "ranking":
-        return _ranking_cells(spec)
-    classify = task in ("binary", "multiclass", "multilabel")
-    one_hot = task == "multiclass" and prediction == "probability" and len(targets) > 1
-    estimator = "HistGradientBoostingClassifier" if classify else "HistGradientBoostingRegressor"
-    scoring = CV_SCORING.get(metric)
-    if one_hot:
-        scoring = "neg_log_loss" if metric == "log_loss" else None
-    elif task == "multilabel":
-        scoring = "roc_auc" if metric == "roc_auc" else None
-    log_target = metric == "rmsle"
-    look = """missing = train.isna().mean()
-print("Share of missing values:")
-print(missing[missing > 0].sort_values(ascending=False).round(3).to_string() or "none")
-for target in TARGETS:
-    counts = train[target].value_counts(normalize=True)
-    print(f"\\n{target}:", counts.head(10).round(3).to_dict() if len(counts) <= 20 else train[target].describe().round(3).to_dict())"""
-    features = """def featurize(df: pd.DataFrame) -> pd.DataFrame:
-    X = df.drop(columns=[c for c in [ID, *TARGETS] if c in df.columns])
-    for col in list(X.columns):
-        if not (pd.api.types.is_object_dtype(X[col]) or pd.api.types.is_string_dtype(X[col])):
-            continue
-        dates = pd.to_datetime(X[col], errors="coerce", format="ISO8601")
-        if dates.notna().mean() > 0.9:
-            X[f"{col}_year"], X[f"{col}_month"] = dates.dt.year, dates.dt.month
-            X[f"{col}_dayofweek"] = dates.dt.day_of_week
-            X[f"{col}_days"] = (dates - pd.Timestamp("2000-01-01")).dt.days
-            X = X.drop(columns=col)
-        elif X[col].nunique() > 250:
-            X = X.drop(columns=col)  # free text or ids: the baseline leaves them out
-        else:
-            X[col] = X[col].astype("category")
-    return X
+    return [*survey_cells(spec), *recipe_cells(spec, recipe)]
 
-X, X_test = featurize(train), featurize(test)
-X_test = X_test.reindex(columns=X.columns)
-for col in X.select_dtypes("category"):
-    categories = X[col].cat.categories
-    X_test[col] = pd.Categorical(X_test[col], categories=categories)
-print(X.shape, dict(X.dtypes.astype(str).value_counts()))"""
-    if one_hot:
-        target_line = "y = train[TARGETS].idxmax(axis=1)  # one 0/1 column per class: the class is the column with the 1"
-    elif log_target:
-        target_line = "y = np.log1p(train[TARGETS[0]])  # the metric compares logs: fit the log of the target"
-    else:
-        target_line = "y = train[TARGETS[0]]"
-    model = f"""from sklearn.ensemble import {estimator}
-from sklearn.model_selection import cross_val_score
 
-random_state = SEED if SEED is not None else 0
-def make_model():
-    return {estimator}(categorical_features="from_dtype", max_iter=300, learning_rate=0.06,
-        early_stopping=True, random_state=random_state)
-
-{target_line}
-rows = X.index if len(X) <= 50_000 else X.sample(50_000, random_state=random_state).index  # CV on a sample
-cv = cross_val_score(make_model(), X.loc[rows], y.loc[rows], cv=3, scoring={scoring!r})
-print(f"3-fold CV on {{len(rows):,}} rows ({scoring or 'default score'}): {{cv.mean():.4f}} ± {{cv.std():.4f}}")"""
-    if one_hot:
-        fit = """model = make_model().fit(X, y)
-proba = pd.DataFrame(model.predict_proba(X_test), columns=model.classes_).reindex(columns=TARGETS, fill_value=0.0)
-proba = proba.div(proba.sum(axis=1), axis=0)
-submission = pd.concat([test[[ID]].reset_index(drop=True), proba], axis=1)"""
-    else:
-        if prediction == "probability":
-            predict = "model.predict_proba(X_test)[:, list(model.classes_).index(positive)]"
-        elif log_target:
-            predict = "np.clip(np.expm1(model.predict(X_test)), 0, None)"
-        else:
-            predict = "model.predict(X_test)"
-        y_fit = "np.log1p(train[target])" if log_target else "train[target]"
-        fit = f"""submission = pd.DataFrame({{ID: test[ID]}})
-for target in TARGETS:
-    model = make_model().fit(X, {y_fit})
-    positive = sorted(train[target].unique())[-1]
-    submission[target] = {predict}"""
-    fit += """
-submission = submission[sample.columns]
-submission.to_csv(SUBMISSION_PATH, index=False)
-print(submission.shape)
-submission.head()"""
-    return [
-        ("Load the data and look at its shape.", _load_cell(id_col, targets)),
-        ("Check missing values and the target's distribution.", look),
-        ("Build features: split dates into parts, treat text columns as categories.", features),
-        ("Cross-validate a histogram gradient-boosting model.", model),
-        ("Fit on all the training data and write the submission.", fit),
-    ]
+def recipe_in(output: str) -> str:
+    """The recipe the survey cell printed ("features" when it printed none it knows)."""
+    found = _RECIPE_LINE.findall(output or "")
+    return found[-1] if found and found[-1] in RECIPES else "features"
 
 
 class BaselineAgent:
-    """Plays `baseline_cells` in order, then validates and submits."""
+    """Plays the survey cells, then the cells of the recipe the survey printed, then validates and submits."""
 
     name = "baseline"
     model: str | None = None
 
     def __init__(self) -> None:
         self._plan: list[dict[str, Any]] = []
+        self._spec: dict[str, Any] = {}
         self._fell_back = False
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
-        spec = info["spec"]
+        self._spec = info["spec"]
         self._fell_back = False
         self._plan = [{"action": "request_info", "topic": "data",
                        "thought": "Read what the data files hold before touching them."}]
         self._plan += [{"action": "execute_code", "code": code, "thought": thought}
-                       for thought, code in baseline_cells(spec)]
+                       for thought, code in survey_cells(self._spec)]
+        self._plan.append({"action": "recipe"})  # a marker: the survey's output picks the next cells
         self._plan += [
             {"action": "validate", "thought": "Check the file's format and its public score."},
             {"action": "submit", "thought": "Submit the file for the final, private score."},
@@ -207,6 +100,9 @@ class BaselineAgent:
                  "code": 'import shutil\nshutil.copy(f"{DATA_DIR}/sample_submission.csv", SUBMISSION_PATH)'},
                 {"action": "submit"},
             ]
+        if self._plan and self._plan[0]["action"] == "recipe":
+            self._plan[:1] = [{"action": "execute_code", "code": code, "thought": thought}
+                              for thought, code in recipe_cells(self._spec, recipe_in(observation))]
         if not self._plan:
             return {"action": "get_history", "thought": "Nothing left to try."}
         return self._plan.pop(0)
@@ -215,7 +111,7 @@ class BaselineAgent:
         return None
 
 
-def baseline_submission(data_dir: str, spec: dict[str, Any], *, seed: int = 0) -> "pd.DataFrame":
+def baseline_submission(data_dir: str, spec: dict[str, Any], *, seed: int = 0) -> pd.DataFrame:
     """Run the baseline's cells in-process (no kernel) and return its submission: its leaderboard entry."""
     import contextlib
     import io
@@ -227,7 +123,10 @@ def baseline_submission(data_dir: str, spec: dict[str, Any], *, seed: int = 0) -
     with tempfile.TemporaryDirectory(prefix="nbdojo-baseline-") as workspace:
         namespace: dict[str, Any] = {"DATA_DIR": data_dir, "WORKSPACE": workspace, "SEED": seed,
                                      "SUBMISSION_PATH": os.path.join(workspace, "submission.csv")}
-        with contextlib.redirect_stdout(io.StringIO()):
-            for _, code in baseline_cells(spec):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            for _, code in survey_cells(spec):
+                exec(compile(code, "<baseline>", "exec"), namespace)
+            for _, code in recipe_cells(spec, recipe_in(printed.getvalue())):
                 exec(compile(code, "<baseline>", "exec"), namespace)
         return pd.read_csv(namespace["SUBMISSION_PATH"], dtype={spec["id_column"]: str})
