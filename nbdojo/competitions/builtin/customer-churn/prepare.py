@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 N_TRAIN = 20_000
 N_TEST = 8_000
 ID = "customer_id"
@@ -104,6 +106,7 @@ def simulate(seed: int, n: int, snapshot: str) -> pd.DataFrame:
         "usage_trend": trend,
         "retention_offer": offer.astype(int),
         TARGET: churned,
+        "_p": _sigmoid(logit),  # the true churn probability: the oracle's prediction, never published
     })
     frame.loc[frame["tenure_months"] <= 1, "total_charges"] = np.nan  # not billed yet
     frame.loc[rng.random(n) < 0.04, "age"] = np.nan
@@ -119,6 +122,8 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     train = simulate(seed, N_TRAIN, "past")
     test = simulate(seed + 1, N_TEST, "current")
+    train.pop("_p")
+    oracle = test.pop("_p")
     ids = np.random.default_rng(seed + 2).permutation(N_TRAIN + N_TEST)
     train.insert(0, ID, [f"C{i + 100000}" for i in ids[:N_TRAIN]])
     test.insert(0, ID, [f"C{i + 100000}" for i in ids[N_TRAIN:]])
@@ -127,3 +132,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     prior = round(float(train[TARGET].mean()), 3)
     _write(pd.DataFrame({ID: test[ID], TARGET: prior}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle}), private_dir)
