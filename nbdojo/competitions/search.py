@@ -12,7 +12,7 @@ ones, some weak. `dense_rungs` imitates that with about 150 recipes for any tabu
     forest / extra      ordinal+dates                    depth 6, 12, unbounded       10%, 50%
     neural network      one-hot (scaled)                 16 or 64 hidden units        20%, all
     gradient boosting   native / numeric / no dates      learning rate, leaves, rounds 2%-70%, seeds
-    tuned boosting      native+dates                     seeds 0-2                    all
+    tuned boosting      native+dates                     lr 0.05 or 0.03, seeds 0-5   all
     ensembles           means of the above               -                            -
 
 Every recipe trains on at most `MAX_ROWS` rows (a seeded sample of big training sets) so a ladder
@@ -94,6 +94,12 @@ def _boosting(lr: float, leaves: int, rounds: int) -> _Make:
     return make
 
 
+def _slow_hgb(spec: CompetitionSpec, seed: int) -> BaseEstimator:
+    return _hgb(spec, seed, learning_rate=0.03, max_iter=1500, max_leaf_nodes=31, l2_regularization=1.0,
+                min_samples_leaf=30, max_features=0.7, early_stopping=True, validation_fraction=0.1,
+                n_iter_no_change=40)
+
+
 def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
     """About 150 seeded recipes, the dummy first; `fraction` never asks for more than `max_rows` rows."""
     n = len(features.y)
@@ -163,12 +169,22 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
         for leaves in (7, 31, 63):
             add(f"hgb_{rounds}rounds_{leaves}leaves", f"gradient boosting (lr 0.1, {leaves} leaves, {rounds} rounds)",
                 "native_dates", _boosting(0.1, leaves, rounds), 1.0, seed=7)
-    for seed in (0, 1, 2):
+    for seed in (0, 1, 2, 3, 4, 5):
         add(f"hgb_tuned_seed{seed}", "tuned gradient boosting (lr 0.05, early stopping)", "native_dates",
             _tuned_hgb, 1.0, seed=seed)
+    for seed in (0, 1):
+        add(f"hgb_slow_seed{seed}", "slow gradient boosting (lr 0.03, 31 leaves, L2 1, early stopping)",
+            "native_dates", _slow_hgb, 1.0, seed=seed)
     blends = [
         Rung("ensemble_tuned_seeds", "ensemble: mean of three tuned boosters", "native_dates",
              blend=("hgb_tuned_seed0", "hgb_tuned_seed1", "hgb_tuned_seed2")),
+        Rung("ensemble_six_tuned", "ensemble: mean of six tuned boosters", "native_dates",
+             blend=tuple(f"hgb_tuned_seed{seed}" for seed in range(6))),
+        Rung("ensemble_slow_tuned", "ensemble: mean of slow and tuned boosters", "native_dates",
+             blend=("hgb_slow_seed0", "hgb_slow_seed1", "hgb_tuned_seed3", "hgb_tuned_seed4")),
+        Rung("ensemble_slow_forest_linear", "ensemble: mean of two slow boosters, a forest and a linear model",
+             "native_dates", blend=("hgb_slow_seed0", "hgb_slow_seed1", "forest_depth_unbounded_50pct",
+                                    "linear_onehot_dates_c1_100pct")),
         Rung("ensemble_boosting_forest", "ensemble: mean of a tuned booster and a forest", "native_dates",
              blend=("hgb_tuned_seed0", "forest_depth_unbounded_50pct")),
         Rung("ensemble_boosting_linear", "ensemble: mean of a tuned booster and a linear model", "native_dates",
