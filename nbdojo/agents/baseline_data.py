@@ -72,13 +72,14 @@ else:  # the sample file tells: its values are classes (labels) or anything else
     PROBA = CLASSIFY and (ONE_HOT or not set(sample[SUBMIT[0]].dropna().unique()) <= set(labels.unique()))
 ORDINAL = CLASSIFY and not PROBA and METRIC == "qwk" and whole  # graded classes: fit a value, round it
 LOG_TARGET = not CLASSIFY and METRIC in ("rmsle", "smape") and bool((labels >= 0).all())
-ROUND = not CLASSIFY and whole and pd.api.types.is_integer_dtype(sample[SUBMIT[0]])
+COUNTS = not CLASSIFY and "poisson" in METRIC  # counts scored by a deviance: fit a Poisson model, keep values > 0
+ROUND = not CLASSIFY and PREDICTION == "other" and whole and pd.api.types.is_integer_dtype(sample[SUBMIT[0]])
 others = sorted(set(os.listdir(DATA_DIR)) - {"train.csv", "test.csv", "sample_submission.csv"})
 print("train", train.shape, "| test", test.shape, "| submission columns", list(sample.columns))
 print("other files:", others[:10], "..." if len(others) > 10 else "")
 print(f"learn {Y_COLS} ->", "classes" if CLASSIFY else "values", "| write",
       "one probability per class" if ONE_HOT else "probabilities" if PROBA else "labels" if CLASSIFY else "values",
-      "| ordinal" if ORDINAL else "", "| log target" if LOG_TARGET else "")
+      "| ordinal" if ORDINAL else "", "| log target" if LOG_TARGET else "", "| counts" if COUNTS else "")
 train.head()'''
 
 

@@ -29,21 +29,21 @@ def to_fit(y):
     return np.log1p(y.astype(float)) if LOG_TARGET else y
 
 
-def written(model, X_part, classes_seen):
-    """What the submission holds for these rows: probabilities, labels or values."""
+def written(model, X_part, classes_seen, shift=0.0):
+    """What the submission holds for these rows: probabilities, labels or values (`shift`: a series' level)."""
     if ONE_HOT:
         proba = pd.DataFrame(model.predict_proba(X_part), columns=[str(c) for c in model.classes_])
         proba = proba.reindex(columns=[str(c) for c in SUBMIT], fill_value=0.0)
         return proba.div(proba.sum(axis=1), axis=0).to_numpy()
     if CLASSIFY and PROBA:
         return model.predict_proba(X_part)[:, -1]  # the last class: 1, True, "yes"
-    guess = model.predict(X_part)
+    guess = model.predict(X_part) + shift
     if ORDINAL:
         classes = np.sort(classes_seen.astype(float))
         guess = classes[np.abs(np.asarray(guess)[:, None] - classes[None, :]).argmin(axis=1)]
         return guess.astype(int)
     if not CLASSIFY:
-        guess = np.expm1(guess).clip(0, None) if LOG_TARGET else guess
+        guess = np.expm1(guess).clip(0, None) if LOG_TARGET else guess.clip(1e-6, None) if COUNTS else guess
         return np.round(guess).astype(int) if ROUND else guess
     return guess
 
@@ -103,6 +103,10 @@ FEATURES = r'''def signal_features(array):
     return np.concatenate([p.reshape(len(a), -1) for p in parts], axis=1)
 
 
+DATES, FORECAST = [], False
+level, level_test = np.zeros(len(train)), np.zeros(len(test))  # each row's series level (forecasts only)
+
+
 def tabular(frame):
     """Numbers as they are, dates split into parts, booleans as 0/1; strings left for the next step."""
     X = frame[[c for c in FEATURES if c not in TEXT]].copy()
@@ -117,6 +121,7 @@ def tabular(frame):
                 X[f"{col}_day"], X[f"{col}_dayofweek"] = dates.dt.day, dates.dt.day_of_week
                 X[f"{col}_days"] = (dates - pd.Timestamp("2000-01-01")).dt.days
                 X = X.drop(columns=col)
+                DATES.append(col)
     return X
 
 
@@ -132,6 +137,26 @@ for col in [c for c in X.columns if is_strings(X[c])]:
     else:  # many values: how often each one occurs
         counts = pd.concat([X[col], X_test[col]]).value_counts()
         X[col], X_test[col] = X[col].map(counts).astype(float), X_test[col].map(counts).astype(float)
+# Forecasting: every test date comes after train's. Each series (rows sharing the values of the text columns
+# that test shares with train) is anchored on its recent level, and the model learns the change from it.
+for col in dict.fromkeys(DATES) if not CLASSIFY and not TEXT else []:
+    when = pd.to_datetime(train[col], errors="coerce", format="ISO8601")
+    future = pd.to_datetime(test[col], errors="coerce", format="ISO8601")
+    if future.notna().all() and future.min() > when.max():
+        FORECAST = True
+        keys = [c for c in FEATURES if c not in DATES and is_strings(train[c]) and train[c].notna().all()
+                and test[c].isin(set(train[c])).all()]  # columns that name a series, not events like holidays
+        series = train[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("all", index=train.index)
+        series_test = test[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("all", index=test.index)
+        dates = np.sort(when.dropna().unique())
+        recent = (when >= dates[-max(1, int(np.ceil(0.02 * len(dates))))]) & train[Y_COLS[0]].notna()
+        by_series = to_fit(train.loc[recent, Y_COLS[0]].astype(float)).groupby(series[recent]).mean()
+        level = series.map(by_series).fillna(by_series.mean()).to_numpy()
+        level_test = series_test.map(by_series).fillna(by_series.mean()).to_numpy()
+        X["recent_level"], X_test["recent_level"] = level, level_test
+        print(f"forecasting past {when.max().date()}: {by_series.size:,} series by {keys or 'none'}, anchored on "
+              f"their mean over the last {int(np.ceil(0.02 * len(dates)))} dates")
+        break
 for number, (a, b) in enumerate(SIGNALS):
     S, S_test = signal_features(a), signal_features(b)
     names = [f"signal{number}_{i}" for i in range(S.shape[1])]
@@ -181,7 +206,8 @@ def make_model(classify):
         return HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=300, learning_rate=0.06,
                                               early_stopping=True, random_state=random_state)
     return HistGradientBoostingRegressor(categorical_features="from_dtype", max_iter=300, learning_rate=0.06,
-                                         loss="absolute_error" if METRIC == "mae" else "squared_error",
+                                         loss="poisson" if COUNTS else "absolute_error" if METRIC == "mae" else
+                                         "squared_error",
                                          early_stopping=True, random_state=random_state)
 
 
@@ -192,8 +218,8 @@ def rows_of(frame, rows):
 def fit(rows, col):
     rows = rows if len(rows) <= MAX_FIT_ROWS else np.random.default_rng(random_state).choice(rows, MAX_FIT_ROWS,
                                                                                               replace=False)
-    y = target(col).iloc[rows]
-    return make_model(CLASSIFY and not ORDINAL).fit(rows_of(X, rows), to_fit(y))
+    y = to_fit(target(col).iloc[rows])
+    return make_model(CLASSIFY and not ORDINAL).fit(rows_of(X, rows), y - level[rows] if FORECAST else y)
 
 
 columns = SUBMIT[:1] if ONE_HOT else SUBMIT
@@ -201,14 +227,15 @@ scores = []
 for col, learn in zip(columns, Y_COLS):
     y_col = target(learn)
     model = fit(fit_part, learn)
-    scores.append(holdout_score(y_col.iloc[held_part], written(model, rows_of(X, held_part), y_col.dropna().unique())))
+    guess = written(model, rows_of(X, held_part), y_col.dropna().unique(), level[held_part])
+    scores.append(holdout_score(y_col.iloc[held_part], guess))
 print(f"holdout {METRIC}: {np.mean(scores):.4f}", "" if len(scores) == 1 else f"(mean over {len(scores)} columns)")'''
 
 
 WRITE = r'''submission = pd.DataFrame({ID: ids.to_numpy()})
 for col, learn in zip(columns, Y_COLS):
     model = fit(np.flatnonzero(labelled), learn)
-    values = written(model, X_test, target(learn).dropna().unique())
+    values = written(model, X_test, target(learn).dropna().unique(), level_test)
     if ONE_HOT:
         submission[list(SUBMIT)] = values
     else:

@@ -23,6 +23,7 @@ def ranking_cells(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 LOOK = r'''from collections import Counter
 
+train[TARGET] = train[TARGET].fillna("")  # a row may have no answer
 answers = Counter(item for cell in train[TARGET].astype(str) for item in cell.split())
 print(f"{len(answers):,} distinct items in the answers; most common:", answers.most_common(5))
 candidates = None  # a column whose cells list item ids, e.g. the items shown for this query
