@@ -34,17 +34,15 @@ from threadpoolctl import threadpool_limits
 
 from nbdojo.competitions import CompetitionData, CompetitionSpec, data_dir, get_competition, list_competitions, prepare
 from nbdojo.competitions.ladder import (
-    Features,
     Rung,
     build_ladder,
-    reference_rungs,
     rung_cache_key as ladder_rung_key,
     submission_frame,
     write_leaderboard,
 )
 from nbdojo.competitions.ladder_cache import EntryCache
 from nbdojo.competitions.ladder_stats import drop_below_dummy, ladder_stats, write_stats
-from nbdojo.competitions.search import dense_rungs
+from nbdojo.competitions.search import ladder_rungs
 from nbdojo.config import nbdojo_home
 from nbdojo.errors import NbdojoError
 
@@ -128,11 +126,6 @@ def _reuse_committed(data: CompetitionData, rungs: list[Rung], cache: EntryCache
     return reused
 
 
-def _rungs(data: CompetitionData) -> list[Rung]:
-    rungs = reference_rungs(data)
-    return rungs if rungs is not None else dense_rungs(Features.from_data(data))
-
-
 def build_one(spec: CompetitionSpec, *, force_prepare: bool, threads: int | None, cache_root: Path,
               extras: list[tuple[str, pd.DataFrame]], baseline: bool, reuse: bool = False) -> None:
     started = time.perf_counter()
@@ -142,7 +135,7 @@ def build_one(spec: CompetitionSpec, *, force_prepare: bool, threads: int | None
     print(f"   data ready in {time.perf_counter() - started:.0f}s; {len(cache)} entries cached in {cache.folder}",
           flush=True)
     with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
-        rungs = _rungs(data)
+        rungs = ladder_rungs(data)
         entries = [*(_baseline(spec, data, cache) if baseline else []), *extras]
         if reuse:
             print(f"   reused {_reuse_committed(data, rungs, cache, threads)} committed rows", flush=True)

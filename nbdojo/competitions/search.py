@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
-from sklearn.base import BaseEstimator
+import numpy as np
+from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -35,6 +38,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from nbdojo.competitions import CompetitionData
 from nbdojo.competitions.ladder import (
     Features,
     Rung,
@@ -47,10 +51,11 @@ from nbdojo.competitions.ladder import (
     _strongest_numeric,
     _tree,
     _tuned_hgb,
+    reference_rungs,
 )
 from nbdojo.competitions.spec import CompetitionSpec
 
-__all__ = ["MAX_ROWS", "dense_rungs"]
+__all__ = ["MAX_ROWS", "RoundedRegressor", "dense_rungs", "ladder_rungs"]
 
 #: The most training rows any recipe fits on (bigger training sets are sampled, seeded).
 MAX_ROWS = 40_000
@@ -100,8 +105,49 @@ def _slow_hgb(spec: CompetitionSpec, seed: int) -> BaseEstimator:
                 n_iter_no_change=40)
 
 
-def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
-    """About 150 seeded recipes, the dummy first; `fraction` never asks for more than `max_rows` rows."""
+class RoundedRegressor(BaseEstimator):
+    """A regressor whose predictions are rounded to the nearest training class (ordinal labels, QWK)."""
+
+    def __init__(self, regressor: BaseEstimator | None = None) -> None:
+        self.regressor = regressor
+
+    def fit(self, X: object, y: np.ndarray) -> RoundedRegressor:
+        self.classes_ = np.unique(np.asarray(y, dtype=float))
+        self.regressor_ = clone(self.regressor).fit(X, np.asarray(y, dtype=float))
+        return self
+
+    def predict(self, X: object) -> np.ndarray:
+        raw = np.asarray(self.regressor_.predict(X), dtype=float)
+        nearest = np.abs(raw[:, None] - self.classes_[None, :]).argmin(axis=1)
+        values = self.classes_[nearest]
+        return values.astype(int) if np.all(values == values.round()) else values
+
+
+_AS_REGRESSION: Any = SimpleNamespace(task="regression", prediction="value")
+
+
+def _rounded(make: _Make) -> _Make:
+    def wrapped(spec: CompetitionSpec, seed: int) -> BaseEstimator:
+        return RoundedRegressor(make(_AS_REGRESSION, seed))  # the factories only ask whether the task classifies
+    return wrapped
+
+
+def ladder_rungs(data: CompetitionData) -> list[Rung]:
+    """The rungs a competition's ladder is built from: its `reference.py`'s, else the dense search."""
+    rungs = reference_rungs(data)
+    if rungs is not None:
+        return rungs
+    features = Features.from_data(data)
+    y = np.asarray(features.y)
+    ordinal = data.spec.metric == "qwk" and y.ndim == 1 and np.issubdtype(y.dtype, np.number)
+    return dense_rungs(features, ordinal=ordinal)
+
+
+def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS, ordinal: bool = False) -> list[Rung]:
+    """About 150 seeded recipes, the dummy first; `fraction` never asks for more than `max_rows` rows.
+
+    `ordinal` (numeric labels scored by QWK) adds regressors whose predictions are rounded to a class.
+    """
     n = len(features.y)
     cap = min(1.0, max_rows / max(n, 1))
 
@@ -175,6 +221,17 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS) -> list[Rung]:
     for seed in (0, 1):
         add(f"hgb_slow_seed{seed}", "slow gradient boosting (lr 0.03, 31 leaves, L2 1, early stopping)",
             "native_dates", _slow_hgb, 1.0, seed=seed)
+    if ordinal:
+        for fraction in (0.1, 0.4, 1.0):
+            for feature_set in ("onehot", "onehot_dates"):
+                add(f"rounded_ridge_{feature_set}_{_pct(fraction)}", f"ridge regression on {feature_set}, rounded to a "
+                    "grade", feature_set, _rounded(_linear_c(1.0)), fraction, seed=9)
+            for seed in (0, 1):
+                add(f"rounded_hgb_tuned_{_pct(fraction)}_seed{seed}", "tuned gradient boosting regression, rounded to "
+                    "a grade", "native_dates", _rounded(_tuned_hgb), fraction, seed=seed)
+        for seed in (0, 1):
+            add(f"rounded_hgb_slow_seed{seed}", "slow gradient boosting regression, rounded to a grade",
+                "native_dates", _rounded(_slow_hgb), 1.0, seed=seed)
     blends = [
         Rung("ensemble_tuned_seeds", "ensemble: mean of three tuned boosters", "native_dates",
              blend=("hgb_tuned_seed0", "hgb_tuned_seed1", "hgb_tuned_seed2")),
