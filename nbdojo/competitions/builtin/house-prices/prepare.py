@@ -18,7 +18,7 @@ import pandas as pd
 from nbdojo.competitions.prepare_kit import test_mask, write_csv
 
 N_TRAIN = 6_000
-N_TEST = 3_000
+N_TEST = 7_000
 ID = "id"
 TARGET = "sale_price"
 

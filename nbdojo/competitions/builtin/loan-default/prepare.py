@@ -17,7 +17,7 @@ import pandas as pd
 from nbdojo.competitions.prepare_kit import test_mask, write_csv, write_oracle
 
 N_TRAIN = 40_000
-N_TEST = 10_000
+N_TEST = 30_000
 TARGET = "default"
 ID = "id"
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 N_TRAIN = 2_000
-N_TEST = 1_000
+N_TEST = 10_000
 ID = "id"
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")
 MEASUREMENTS = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
