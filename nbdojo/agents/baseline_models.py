@@ -37,12 +37,13 @@ def written(model, X_part, classes_seen, shift=0.0):
         return proba.div(proba.sum(axis=1), axis=0).to_numpy()
     if CLASSIFY and PROBA:
         return model.predict_proba(X_part)[:, -1]  # the last class: 1, True, "yes"
-    guess = model.predict(X_part) + shift
+    guess = model.predict(X_part)
     if ORDINAL:
         classes = np.sort(classes_seen.astype(float))
         guess = classes[np.abs(np.asarray(guess)[:, None] - classes[None, :]).argmin(axis=1)]
         return guess.astype(int)
     if not CLASSIFY:
+        guess = guess + shift
         guess = np.expm1(guess).clip(0, None) if LOG_TARGET else guess.clip(1e-6, None) if COUNTS else guess
         return np.round(guess).astype(int) if ROUND else guess
     return guess
