@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 N_TRAIN = 2_000
 N_TEST = 10_000
 ID = "id"
@@ -77,6 +79,10 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     frame["flipper_length_mm"] = frame["flipper_length_mm"].astype("Int64")
     for name in SPECIES:
         frame[name] = (species == name).astype(int)
+    truth = base["species"].to_numpy(object)
+    for name in SPECIES:  # the oracle: how likely each label is, knowing the bird's true species (never published)
+        frame[f"_p_{name}"] = [(1 - LABEL_NOISE) * (t == name) + LABEL_NOISE * confusable[t].count(name) / 3
+                               for t in truth]
     frame.insert(0, ID, [f"P{i + 1:05d}" for i in rng.permutation(n)])
     return frame
 
@@ -87,6 +93,8 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     frame = simulate(seed)
+    hidden = [f"_p_{name}" for name in SPECIES]
+    oracle, frame = frame[hidden], frame.drop(columns=hidden)
     train, test = frame.iloc[:N_TRAIN], frame.iloc[N_TRAIN:].sort_values(ID)
     _write(train.sort_values(ID), public_dir / "train.csv")
     _write(test.drop(columns=list(SPECIES)), public_dir / "test.csv")
@@ -94,3 +102,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     prior.iloc[-1] = round(1.0 - prior.iloc[:-1].sum(), 3)
     _write(pd.DataFrame({ID: test[ID], **{s: prior[s] for s in SPECIES}}), public_dir / "sample_submission.csv")
     _write(test[[ID, *SPECIES]], private_dir / "answers.csv")
+    write_oracle(pd.concat([test[[ID]], oracle.loc[test.index].set_axis(list(SPECIES), axis=1)], axis=1), private_dir)
