@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nbdojo.competitions.prepare_kit import test_mask, write_csv
+from nbdojo.competitions.prepare_kit import test_mask, write_csv, write_oracle
 
 N_TRAIN = 5_000
 N_TEST = 2_500
@@ -40,7 +40,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     ph = np.clip(3.2 + 0.15 * rng.normal(0, 1, n) - 0.05 * (fixed_acidity - 7.5) + np.where(red, 0.1, 0), 2.7, 4.0)
     sulphates = np.exp(np.where(red, np.log(0.64), np.log(0.48)) + 0.22 * rng.normal(0, 1, n))
 
-    opinion = (
+    taste = (  # what the panel would say without its mood: the oracle's grade comes from it
         0.38 * (alcohol - 10.4)
         - 1.6 * (volatile_acidity - np.where(red, 0.5, 0.26)) * np.where(red, 1.0, 2.2)
         + np.where(red, 2.2, 0.8) * np.minimum(sulphates - 0.55, 0.25) - 2.0 * np.clip(sulphates - 0.95, 0, None)
@@ -49,9 +49,10 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
         - 0.0015 * np.clip(total_so2 - 150, 0, None)
         + 0.15 * citric * red - 0.2 * (ph > 3.55)
         + 0.06 * np.sin(vintage)  # vintages differ
-        + 0.62 * rng.normal(0, 1, n)  # the panel's own mood
     )
-    grade = np.digitize(opinion, [-1.95, -1.25, -0.3, 0.62, 1.45, 2.3]) + 3
+    opinion = taste + 0.62 * rng.normal(0, 1, n)  # the panel's own mood
+    cuts = [-1.95, -1.25, -0.3, 0.62, 1.45, 2.3]
+    grade = np.digitize(opinion, cuts) + 3
     frame = pd.DataFrame({
         "color": np.where(red, "red", "white"),
         "vintage": vintage,
@@ -67,6 +68,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
         "sulphates": sulphates.round(2),
         "alcohol": alcohol.round(1),
         TARGET: grade,
+        "_oracle": np.digitize(taste, cuts) + 3,  # the noise-free grade, never published
     })
     for column in ("citric_acid", "residual_sugar", "pH", "sulphates"):
         frame.loc[rng.random(n) < 0.03, column] = np.nan  # instrument downtime
@@ -76,6 +78,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     frame = simulate(seed)
+    oracle = frame.pop("_oracle")
     is_test = test_mask(len(frame), N_TEST, seed)
     train, test = frame.loc[~is_test], frame.loc[is_test]
     write_csv(train, public_dir / "train.csv")
@@ -83,3 +86,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     mode = int(train[TARGET].mode().iloc[0])
     write_csv(pd.DataFrame({ID: test[ID], TARGET: mode}), public_dir / "sample_submission.csv")
     write_csv(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle[is_test]}), private_dir)
