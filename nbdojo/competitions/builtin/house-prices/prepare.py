@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nbdojo.competitions.prepare_kit import test_mask, write_csv
+from nbdojo.competitions.prepare_kit import test_mask, write_csv, write_oracle
 
 N_TRAIN = 6_000
 N_TEST = 7_000
@@ -85,7 +85,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
 
     market = 0.045 * t - 0.10 * np.exp(-((t - 5.3) ** 2) / 0.5) + 0.02 * np.sin(2 * np.pi * t)  # trend, a dip, spring
     sale_effect = pd.Series(sale).map({k: v[1] for k, v in SALE.items()}).to_numpy(float)
-    log_price = (
+    hedonic = (  # the log price without the sale's own noise: the oracle's prediction comes from it
         np.log(185_000) + hood_level[h] + market
         + 0.62 * np.log(living / 1500) + 0.18 * np.log1p(basement * np.nan_to_num(basement_finished) / 500)
         + 0.085 * (quality - 6) + 0.012 * (quality - 6) ** 2 + 0.04 * (condition - 5)
@@ -93,12 +93,15 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
         + 0.05 * np.minimum(garage_cars, 3) + 0.035 * np.minimum(fireplaces, 2) + 0.06 * pool
         + 0.07 * np.log(lot / 9000) + 0.03 * np.minimum(baths - 2, 1.5) - 0.012 * distance * (zoning != "FV")
         + sale_effect - 0.08 * (central_air == "N") - 0.05 * (zoning == "C") + 0.07 * (zoning == "FV")
-        - 0.04 * (heating == "Other") + rng.normal(0.0, 0.11, n)
+        - 0.04 * (heating == "Other")
     )
+    log_price = hedonic + rng.normal(0.0, 0.11, n)
     price = np.exp(log_price)
     outlier = (living > 4200) & (sale == "Partial")
     outlier |= rng.random(n) < 0.002
-    price = np.where(outlier, price * rng.uniform(0.3, 0.55, n), price)
+    fraction = rng.uniform(0.3, 0.55, n)
+    price = np.where(outlier, price * fraction, price)
+    noise_free = np.where(outlier, np.exp(hedonic) * fraction, np.exp(hedonic))
     price = np.round(price / 100) * 100
 
     frame = pd.DataFrame({
@@ -127,6 +130,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
         "distance_to_center_km": distance,
         "sale_condition": sale,
         TARGET: price.astype(int),
+        "_oracle": noise_free,  # never published
     })
     frame.loc[rng.random(n) < 0.17, "lot_frontage"] = np.nan
     frame.loc[rng.random(n) < 0.03, "exterior"] = np.nan
@@ -139,6 +143,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     frame = simulate(seed)
+    oracle = frame.pop("_oracle")
     is_test = test_mask(len(frame), N_TEST, seed)
     train, test = frame.loc[~is_test], frame.loc[is_test]
     write_csv(train, public_dir / "train.csv")
@@ -146,3 +151,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     median = int(round(train[TARGET].median(), -3))
     write_csv(pd.DataFrame({ID: test[ID], TARGET: median}), public_dir / "sample_submission.csv")
     write_csv(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle[is_test]}), private_dir)
