@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from nbdojo.competitions.prepare_kit import test_mask, write_csv
+from nbdojo.competitions.prepare_kit import test_mask, write_csv, write_oracle
 
 N_TRAIN = 310
 N_TEST = 12_000
@@ -68,7 +68,22 @@ def sample_patients(fitted: dict, n: int, rng: np.random.Generator) -> pd.DataFr
     latent = rng.multivariate_normal(np.zeros(len(FITTED)), corr, size=n, method="cholesky")
     out = pd.DataFrame({name: _quantile(np.asarray(fitted["marginals"][column]), ndtr(latent[:, k]))
                         for k, (column, name) in enumerate(FITTED.items())})
+    out["_oracle"] = expected_score(fitted, latent[:, :-1])
     return out.round(DECIMALS)
+
+
+def expected_score(fitted: dict, features: np.ndarray) -> np.ndarray:
+    """The oracle: E[progression | the patient's true quantities], from the copula (never published).
+
+    The score's normal score given the others is normal (mean `shift`, sd `spread`); its expected
+    value through the score's quantile function is taken by Gauss-Hermite quadrature.
+    """
+    corr = np.asarray(fitted["correlation"])
+    beta = np.linalg.solve(corr[:-1, :-1], corr[:-1, -1])
+    shift, spread = features @ beta, np.sqrt(max(1.0 - float(corr[-1, :-1] @ beta), 0.0))
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    scores = _quantile(np.asarray(fitted["marginals"]["target"]), ndtr(shift[:, None] + spread * nodes[None, :]))
+    return scores @ (weights / weights.sum())
 
 
 def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
@@ -80,6 +95,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)  # mix the sexes
     frame["ldl"] = (frame["total_cholesterol"] - frame["hdl"] - np.exp(frame["log_triglycerides"]) / 5).round(1)
     frame["tc_hdl_ratio"] = (frame["total_cholesterol"] / frame["hdl"]).round(2)
+    oracle = frame["_oracle"]
     frame = frame[COLUMNS]
 
     clinic = np.array(list(CLINICS))[rng.choice(len(CLINICS), n, p=list(CLINICS.values()))]
@@ -95,11 +111,13 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     frame["age"] = frame["age"].astype(int)
     frame[TARGET] = frame[TARGET].astype(int)
     frame.insert(0, ID, [f"D{i + 1:04d}" for i in rng.permutation(n)])
+    frame["_oracle"] = oracle
     return frame
 
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     frame = simulate(seed)
+    oracle = frame.pop("_oracle")
     is_test = test_mask(len(frame), N_TEST, seed)
     train, test = frame.loc[~is_test].sort_values(ID), frame.loc[is_test].sort_values(ID)
     write_csv(train, public_dir / "train.csv")
@@ -107,3 +125,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     mean = round(float(train[TARGET].mean()), 1)
     write_csv(pd.DataFrame({ID: test[ID], TARGET: mean}), public_dir / "sample_submission.csv")
     write_csv(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle[test.index]}), private_dir)
