@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 ID = "id"
 TARGET = "sales"
 TRAIN_START = "2021-04-01"
@@ -123,6 +125,7 @@ def simulate(seed: int) -> pd.DataFrame:
             rows.append(pd.DataFrame({
                 "date": dates, "store": f"S{s + 1:02d}", "item": f"I{i + 1:03d}", "family": family,
                 "price": price, "onpromotion": promo, TARGET: sales,
+                "_mu": mu,  # the expected sales: the oracle's forecast, never published
             }))
     frame = pd.concat(rows, ignore_index=True)
     stores = pd.DataFrame({"store": [f"S{s + 1:02d}" for s in range(N_STORES)], "city": CITIES,
@@ -158,7 +161,8 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
-    frame = simulate(seed)[COLUMNS]
+    full = simulate(seed)
+    frame = full[COLUMNS]
     is_test = (frame["date"] >= pd.Timestamp(TEST_START)).to_numpy()
     train, test = frame.loc[~is_test].copy(), frame.loc[is_test].copy()
     test["store_transactions"] = _plan(train, test)
@@ -166,3 +170,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     _write(test.drop(columns=TARGET), public_dir / "test.csv")
     _write(pd.DataFrame({ID: test[ID], TARGET: 0}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: full.loc[test.index, "_mu"]}), private_dir)
