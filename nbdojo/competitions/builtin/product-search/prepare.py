@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 N_PRODUCTS = 1_500
 N_TRAIN = 30_000
 N_TEST = 8_000
@@ -75,7 +77,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> tuple[pd.DataFrame, pd.Dat
     brand = products["_brand"].to_numpy()
     names = products["product_id"].to_numpy()
     position = np.arange(N_SHOWN)
-    shown_lists, bought_lists = [], []
+    shown_lists, bought_lists, oracle_lists = [], [], []
     for s in range(n):
         own = by_category[query[s]]
         n_own = min(len(own), int(rng.integers(12, 19)))
@@ -85,14 +87,15 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> tuple[pd.DataFrame, pd.Dat
         engine = popularity[pool] + 1.5 * match + rng.normal(0.0, 1.5, N_SHOWN)
         order = np.argsort(-engine, kind="stable")
         shown, match = pool[order], match[order]
-        utility = (
+        value = (  # the shopper's utility but its Gumbel noise: the oracle ranks by it
             appeal[shown] + 0.6 * (rating[shown] - 3.9)
             + sensitivity[segment[s]] * (log_price[shown] - category_mean_price[shown])
             + brand_taste[segment[s], brand[shown]]
             + 1.4 * match + 0.6 * (segment[s] == 3) * (age_days[shown] < 90)
             - 0.5 * np.log1p(position) - 0.15 * (device[s] == 0) * position / 5
-            + rng.gumbel(0.0, 0.55, N_SHOWN)
         )
+        utility = value + rng.gumbel(0.0, 0.55, N_SHOWN)
+        oracle_lists.append(" ".join(names[shown[np.argsort(-value, kind="stable")]]))
         best = np.argsort(-utility, kind="stable")
         bought = shown[best[:2]] if rng.random() < 0.15 else shown[best[:1]]
         shown_lists.append(" ".join(names[shown]))
@@ -105,6 +108,7 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> tuple[pd.DataFrame, pd.Dat
         "query_category": [f"cat_{c:02d}" for c in query],
         "shown": shown_lists,
         TARGET: bought_lists,
+        "_oracle": oracle_lists,  # never published
     })
     return products.drop(columns=["_appeal", "_category", "_brand"]), sessions
 
@@ -116,6 +120,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     products, sessions = simulate(seed)
     sessions = sessions.sort_values("date", kind="stable").reset_index(drop=True)
+    oracle = sessions.pop("_oracle")
     is_test = np.zeros(len(sessions), dtype=bool)
     is_test[np.random.default_rng(seed + 1).choice(len(sessions), size=N_TEST, replace=False)] = True
     train, test = sessions.loc[~is_test], sessions.loc[is_test]
@@ -125,3 +130,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     first_five = test["shown"].str.split().str[:5].str.join(" ")
     _write(pd.DataFrame({ID: test[ID], TARGET: first_five}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle[is_test]}), private_dir)
