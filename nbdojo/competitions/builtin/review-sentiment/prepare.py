@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 N_TRAIN = 40_000
 N_TEST = 10_000
 ID = "id"
@@ -170,10 +172,12 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     ratings = rng.choice(np.arange(1, 6), size=n, p=RATING_SHARES)
     rows = [review(rng, int(r)) for r in ratings]
     frame = pd.DataFrame(rows, columns=["category", "title", "text"])
+    intended = ratings  # the stars the writer meant: the oracle's labels
     slip = rng.random(n) < 0.04  # a wrong click on the stars: one off
     ratings = np.where(slip, np.clip(ratings + rng.choice([-1, 1], n), 1, 5), ratings)
     frame["helpful_votes"] = rng.poisson(np.where(np.abs(ratings - 3) == 2, 2.0, 0.8))
     frame[TARGET] = ratings
+    frame["_oracle"] = intended  # never published
     frame.insert(0, ID, [f"R{i + 1:06d}" for i in range(n)])
     return frame
 
@@ -185,6 +189,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     """Write train/test/sample_submission (public) and answers (private) for `seed`."""
     frame = simulate(seed)
+    oracle = frame.pop("_oracle")
     is_test = np.zeros(len(frame), dtype=bool)
     is_test[np.random.default_rng(seed + 1).choice(len(frame), size=N_TEST, replace=False)] = True
     train, test = frame[~is_test], frame[is_test]
@@ -192,3 +197,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     _write(test.drop(columns=TARGET), public_dir / "test.csv")
     _write(pd.DataFrame({ID: test[ID], TARGET: 5}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle[is_test]}), private_dir)
