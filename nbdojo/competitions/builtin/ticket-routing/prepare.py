@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 N_TRAIN = 24_000
 N_TEST = 8_000
 ID = "id"
@@ -121,8 +123,9 @@ def _fill(template: str, rng: np.random.Generator) -> str:
     )
 
 
-def ticket(rng: np.random.Generator, tier: str) -> tuple[str, str, set[str]]:
-    """(subject, body, teams) of one ticket."""
+def ticket(rng: np.random.Generator, tier: str) -> tuple[str, str, set[str], dict[str, float]]:
+    """(subject, body, teams, odds) of one ticket; `odds[team]`, the chance it is routed there knowing its issues,
+    is the oracle's prediction."""
     weights = np.array([0.24, 0.2, 0.26, 0.16, 0.06, 0.08])
     if tier == "business":
         weights = weights * np.array([1.3, 0.8, 1.6, 0.6, 1.2, 0.6])
@@ -155,7 +158,10 @@ def ticket(rng: np.random.Generator, tier: str) -> tuple[str, str, set[str]]:
     if rng.random() < 0.08:  # routed to a neighbouring team as well, or instead
         wrong = NEIGHBOURS[teams[0]]
         routed = {wrong} | (routed - {teams[0]} if rng.random() < 0.5 and len(routed) > 1 else routed)
-    return subject, body, routed
+    odds = {team: float(team in teams) for team in TEAMS}
+    odds[teams[0]] -= 0.08 * 0.5 * (len(teams) > 1)
+    odds[NEIGHBOURS[teams[0]]] = max(odds[NEIGHBOURS[teams[0]]], 0.08)
+    return subject, body, routed, odds
 
 
 def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
@@ -164,13 +170,14 @@ def simulate(seed: int, n: int = N_TRAIN + N_TEST) -> pd.DataFrame:
     channels = rng.choice(CHANNELS, size=n, p=[0.4, 0.3, 0.1, 0.2])
     rows = []
     for tier in tiers:
-        subject, body, routed = ticket(rng, str(tier))
-        rows.append({"subject": subject, "body": body, **{t: int(t in routed) for t in TEAMS}})
+        subject, body, routed, odds = ticket(rng, str(tier))
+        rows.append({"subject": subject, "body": body, **{t: int(t in routed) for t in TEAMS},
+                     **{f"_p_{t}": odds[t] for t in TEAMS}})
     frame = pd.DataFrame(rows)
     frame.insert(0, "customer_tier", tiers)
     frame.insert(0, "channel", channels)
     frame.insert(0, ID, [f"T{i + 1:06d}" for i in range(n)])
-    return frame[[ID, "channel", "customer_tier", "subject", "body", *TEAMS]]
+    return frame[[ID, "channel", "customer_tier", "subject", "body", *TEAMS, *(f"_p_{t}" for t in TEAMS)]]
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -180,6 +187,8 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     """Write train/test/sample_submission (public) and answers (private) for `seed`."""
     frame = simulate(seed)
+    hidden = [f"_p_{t}" for t in TEAMS]
+    oracle, frame = frame[hidden].set_axis(list(TEAMS), axis=1), frame.drop(columns=hidden)
     is_test = np.zeros(len(frame), dtype=bool)
     is_test[np.random.default_rng(seed + 1).choice(len(frame), size=N_TEST, replace=False)] = True
     train, test = frame[~is_test], frame[is_test]
@@ -188,3 +197,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     prior = train[list(TEAMS)].mean().round(2)
     _write(pd.DataFrame({ID: test[ID], **{t: prior[t] for t in TEAMS}}), public_dir / "sample_submission.csv")
     _write(test[[ID, *TEAMS]], private_dir / "answers.csv")
+    write_oracle(pd.concat([test[[ID]], oracle[is_test]], axis=1), private_dir)
