@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 N_TRAIN = 1_000_000
 N_TEST = 100_000
 ID = "id"
@@ -113,6 +115,7 @@ def simulate(seed: int, n: int) -> pd.DataFrame:
         "c18": c18,
         "c21": names["c21"][codes["c21"]],
         TARGET: click,
+        "_p": 1.0 / (1.0 + np.exp(-logit)),  # the true click probability: the oracle's prediction, never published
     })
 
 
@@ -125,6 +128,7 @@ def prepare(public_dir: Path, private_dir: Path, seed: int, *, n_train: int = N_
     per_day = n_train / (DAYS - 1)
     total = int(round(per_day * DAYS))
     frame = simulate(seed, total)
+    oracle = frame.pop("_p")
     last_day = frame["hour"] // 100 % 100 == FIRST_DAY.day + DAYS - 1
     train = frame.loc[~last_day.to_numpy()].iloc[:n_train]
     test = frame.loc[last_day.to_numpy()]
@@ -136,3 +140,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int, *, n_train: int = N_
     prior = round(float(train[TARGET].mean()), 4)
     _write(pd.DataFrame({ID: test[ID], TARGET: prior}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(pd.DataFrame({ID: test[ID], TARGET: oracle[test.index]}), private_dir)
