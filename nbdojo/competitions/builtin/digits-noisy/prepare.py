@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 SIZE = 32
 GLYPH = 64  # the glyph is drawn at this size, then scanned at 16 to 26 pixels
 TRAIN_WRITERS, TRAIN_DIGITS = 400, 12  # 4,800 training scans
@@ -240,3 +242,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     _write(test[[ID]], public_dir / "test.csv")
     _write(pd.DataFrame({ID: test[ID], TARGET: 0}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(test[[ID, TARGET]], private_dir)  # no label noise: the generator's truth is the digit written
