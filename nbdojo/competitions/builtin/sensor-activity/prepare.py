@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 ACTIVITIES = ("walking", "upstairs", "downstairs", "running", "cycling", "sitting", "standing", "lying")
 SHARES = np.array([0.2, 0.09, 0.08, 0.1, 0.1, 0.17, 0.14, 0.12])
 RATE = 25.0
@@ -134,3 +136,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     np.save(public_dir / "test_signals.npy", np.ascontiguousarray(signals[is_test].transpose(0, 2, 1)))
     _write(pd.DataFrame({ID: test[ID], TARGET: "walking"}), public_dir / "sample_submission.csv")
     _write(test[[ID, TARGET]], private_dir / "answers.csv")
+    write_oracle(test[[ID, TARGET]], private_dir)  # no label noise: the generator's truth is the activity simulated
