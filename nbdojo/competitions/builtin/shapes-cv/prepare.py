@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 CLASSES = ("circle", "ring", "triangle", "square", "hexagon", "star", "cross", "arrow", "crescent", "heart")
 N_TRAIN = 20_000
 N_TEST = 5_000
@@ -201,3 +203,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     _write(test[[ID]], public_dir / "test.csv")
     _write(pd.DataFrame({ID: test[ID], TARGET: "circle"}), public_dir / "sample_submission.csv")
     _write(test, private_dir / "answers.csv")
+    write_oracle(test, private_dir)  # no label noise: the generator's truth is the shape drawn
