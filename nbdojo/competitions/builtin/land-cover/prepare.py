@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from nbdojo.competitions.prepare_kit import write_oracle
+
 CLASSES = ("AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial", "Pasture", "PermanentCrop",
            "Residential", "River", "SeaLake")
 N_TRAIN = 40_000
@@ -226,6 +228,7 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         list(pool.map(build, range(len(streams))))
+    truth = pd.DataFrame({ID: ids, TARGET: np.array(CLASSES)[labels]})  # the land rendered, before the slips
     mislabelled = np.random.default_rng(seed + 2).random(n) < 0.02  # annotators' slips
     labels = np.where(mislabelled, np.random.default_rng(seed + 3).integers(0, len(CLASSES), n), labels)
     frame = pd.DataFrame({ID: ids, TARGET: np.array(CLASSES)[labels]})
@@ -234,3 +237,4 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     _write(test[[ID]], public_dir / "test.csv")
     _write(pd.DataFrame({ID: test[ID], TARGET: "Forest"}), public_dir / "sample_submission.csv")
     _write(test, private_dir / "answers.csv")
+    write_oracle(truth[is_test], private_dir)
