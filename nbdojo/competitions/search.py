@@ -32,7 +32,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
@@ -99,6 +100,21 @@ def _boosting(lr: float, leaves: int, rounds: int) -> _Make:
     return make
 
 
+def _poisson_hgb(lr: float) -> _Make:
+    def make(spec: CompetitionSpec, seed: int) -> BaseEstimator:
+        return HistGradientBoostingRegressor(loss="poisson", learning_rate=lr, max_iter=200, max_leaf_nodes=15,
+                                             min_samples_leaf=40, categorical_features="from_dtype",
+                                             early_stopping=True, random_state=seed)
+    return make
+
+
+def _poisson_glm(alpha: float) -> _Make:
+    def make(spec: CompetitionSpec, seed: int) -> BaseEstimator:
+        return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                             PoissonRegressor(alpha=alpha, max_iter=300))
+    return make
+
+
 def _slow_hgb(spec: CompetitionSpec, seed: int) -> BaseEstimator:
     return _hgb(spec, seed, learning_rate=0.03, max_iter=1500, max_leaf_nodes=31, l2_regularization=1.0,
                 min_samples_leaf=30, max_features=0.7, early_stopping=True, validation_fraction=0.1,
@@ -140,13 +156,15 @@ def ladder_rungs(data: CompetitionData) -> list[Rung]:
     features = Features.from_data(data)
     y = np.asarray(features.y)
     ordinal = data.spec.metric == "qwk" and y.ndim == 1 and np.issubdtype(y.dtype, np.number)
-    return dense_rungs(features, ordinal=ordinal)
+    return dense_rungs(features, ordinal=ordinal, counts=data.spec.metric == "poisson_deviance")
 
 
-def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS, ordinal: bool = False) -> list[Rung]:
+def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS, ordinal: bool = False,
+                counts: bool = False) -> list[Rung]:
     """About 150 seeded recipes, the dummy first; `fraction` never asks for more than `max_rows` rows.
 
-    `ordinal` (numeric labels scored by QWK) adds regressors whose predictions are rounded to a class.
+    `ordinal` (numeric labels scored by QWK) adds regressors whose predictions are rounded to a class;
+    `counts` (a count target scored by Poisson deviance) adds models fitted with a Poisson loss.
     """
     n = len(features.y)
     cap = min(1.0, max_rows / max(n, 1))
@@ -221,6 +239,15 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS, ordinal: bool =
     for seed in (0, 1):
         add(f"hgb_slow_seed{seed}", "slow gradient boosting (lr 0.03, 31 leaves, L2 1, early stopping)",
             "native_dates", _slow_hgb, 1.0, seed=seed)
+    if counts:
+        for fraction in (0.1, 0.3, 1.0):
+            for lr in (0.05, 0.1):
+                for seed in (0, 1):
+                    add(f"poisson_hgb_lr{lr:g}_{_pct(fraction)}_seed{seed}", f"Poisson gradient boosting (lr {lr:g})",
+                        "native_dates", _poisson_hgb(lr), fraction, seed=seed)
+            for alpha in (0.01, 0.1, 1.0):
+                add(f"poisson_glm_a{alpha:g}_{_pct(fraction)}", f"Poisson regression (alpha {alpha:g}) on one-hot",
+                    "onehot_dates", _poisson_glm(alpha), fraction, seed=10)
     if ordinal:
         for fraction in (0.1, 0.4, 1.0):
             for feature_set in ("onehot", "onehot_dates"):
