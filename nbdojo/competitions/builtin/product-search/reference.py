@@ -216,7 +216,7 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         out.append(Rung(f"purchase_rate_prior{prior}", f"shown products by purchase rate when shown (prior {prior})",
                         submit=p(_purchase_rate, prior=float(prior))))
     for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        for prior in (5, 50):
+        for prior in (1, 5, 50, 200):
             out.append(Rung(f"rate_and_position_w{weight:g}_prior{prior}",
                             f"hand-tuned mix: {weight:g} x purchase-rate rank + {1 - weight:g} x the engine's order "
                             f"(prior {prior})", submit=p(_rate_and_position, prior=float(prior), weight=weight)))
@@ -225,11 +225,12 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
             out.append(Rung(f"linear_{round(fraction * 100)}pct_seed{seed}", "pointwise logistic regression, a share "
                             "of the sessions", submit=p(_model, model="linear", fraction=fraction, seed=seed),
                             fraction=fraction, seed=seed))
-    for column in ("position", "item_rate", "match", "price_vs_category", "log_reviews"):
+    for column in ("position", "item_rate", "match", "price_vs_category", "log_reviews", "age_days", "log_price",
+                   "rating"):
         out.append(Rung(f"linear_no_{column}", f"pointwise logistic regression without {column}",
                         submit=p(_model, model="linear", drop=(column,))))
-    for fraction in (0.01, 0.02, 0.03, 0.05, 0.1, 0.2):
-        for seed in (1, 2):
+    for fraction in (0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3):
+        for seed in (1, 2, 6):
             out.append(Rung(f"hgb_{fraction * 100:g}pct_seed{seed}", "pointwise gradient boosting, a share of the "
                             "sessions", submit=p(_model, model="hgb", fraction=fraction, seed=seed),
                             fraction=fraction, seed=seed))
