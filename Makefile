@@ -11,7 +11,9 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast venv system-deps test-deps clean
 
-venv: $(VENV)/.installed system-deps
+TOOLBOX := $(VENV)/nbdojo-toolbox
+
+venv: $(VENV)/.installed $(TOOLBOX)/.installed system-deps
 
 # bubblewrap sandboxes the agent's kernel. As root we install it; otherwise we say how.
 system-deps:
@@ -37,6 +39,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+# The agent's toolbox: the kernel's own Python environment (the Kaggle stack, nothing of nbdojo's or of the data
+# sources). Pip users build it with `nbdojo toolbox build`.
+$(TOOLBOX)/.installed: $(VENV)/.installed nbdojo/kernel/toolbox.py
+	$(VENV)/bin/nbdojo toolbox build --path $(TOOLBOX) --torch "$(TORCH)"
 	@touch $@
 
 demo: venv

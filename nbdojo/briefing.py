@@ -64,8 +64,9 @@ def sample_submission(path: Path, rows: int = 5) -> str:
 
 
 def hardware(*, memory_cap: int | None = None, gpu_indices: list[int] | None = None,
-             sandboxed: bool = True) -> str:
-    """What the agent's kernel may use: CPUs, memory (its cap, if lower than the machine's), GPUs."""
+             sandboxed: bool = True, packages: dict[str, str] | None = None) -> str:
+    """What the agent's kernel may use: CPUs, memory (its cap, if lower than the machine's), GPUs, and
+    the main packages of its Python environment (the toolbox) with their versions."""
     import psutil
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -78,6 +79,9 @@ def hardware(*, memory_cap: int | None = None, gpu_indices: list[int] | None = N
     lines = [f"- CPUs: {cpus}", f"- Memory: {_human_size(mem)}" + (" (the kernel's cap)" if mem < total else ""),
              f"- GPUs: {gpu_text}"]
     lines.append("- Network: none (sandboxed kernel)" if sandboxed else "- Sandbox: OFF (debugging run)")
+    if packages:
+        lines.append("- Python packages: " + ", ".join(f"{name} {version}" for name, version in packages.items())
+                     + " (nothing can be installed: there is no network)")
     return "\n".join(lines)
 
 

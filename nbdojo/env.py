@@ -22,6 +22,7 @@ from nbdojo.budget import Budget
 from nbdojo.limits import Limits
 from nbdojo.kernel.gpus import checked_gpus
 from nbdojo.kernel.session import CellResult
+from nbdojo.kernel.toolbox import find_toolbox
 from nbdojo.observation import render_cell, truncate_middle
 from nbdojo.runstate import host_record
 from nbdojo.spaces import ActionSpace, TextObservation
@@ -45,11 +46,12 @@ class DojoEnv(gym.Env[str, dict]):
         self, competition: str | CompetitionSpec, *, out_dir: str | Path = "runs", limits: Limits | None = None,
         agent: str = "api", model: str | None = None, kernel_name: str = "nbdojo",
         sandbox: bool = True, gpus: list[int] | None = None, render_mode: str | None = None,
-        **limit_overrides: Any,
+        kernel_env: str | Path | None = None, **limit_overrides: Any,
     ):
         """`sandbox=False` runs the kernel unconfined (it can read the private answers): only for
         debugging; it is logged loudly and recorded in the notebook. `gpus=None` gives the kernel
-        every GPU of the machine, `gpus=[]` none."""
+        every GPU of the machine, `gpus=[]` none. `kernel_env` is the Python environment the
+        kernel runs in (the agent's toolbox, see nbdojo.kernel.toolbox; default: the built one)."""
         self.competition = get_competition(competition) if isinstance(competition, str) else competition
         self.limits = replace(limits or Limits(), **limit_overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -59,6 +61,7 @@ class DojoEnv(gym.Env[str, dict]):
         self.agent_name, self.model, self.kernel_name = agent, model, kernel_name
         checked_gpus(gpus)  # a missing GPU index fails here, before any run folder is made
         self.sandbox, self.gpus = sandbox, gpus
+        self.toolbox = find_toolbox(kernel_env)  # no usable toolbox: a clear ToolboxError now, not at reset
         if sandbox:
             from nbdojo.kernel.sandbox import bwrap_path
 
@@ -131,6 +134,7 @@ class DojoEnv(gym.Env[str, dict]):
                 "competition": self.competition.id, "agent": self.agent_name, "model": self.model, "seed": seed,
                 "limits": asdict(self.limits), "kernel": self.kernel_name, "data_dir": str(data.public_dir),
                 "workspace": str(workspace), "sandbox": self.sandbox,
+                "toolbox": self.toolbox.main_packages(),
                 "host": host_record(),  # while ended is null: live if this process runs, else abandoned
             },
             title=self.competition.title,
@@ -139,7 +143,7 @@ class DojoEnv(gym.Env[str, dict]):
                                  limits=self.limits, agent=self.agent_name, model=self.model, sandbox=self.sandbox)
         self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits,
                                    sandbox=self.sandbox, gpus=self.gpus, kernel_name=self.kernel_name,
-                                   name=run_dir.name)
+                                   name=run_dir.name, kernel_env=self.toolbox.path)
         try:
             self._kernel.start()
             self.trajectory.meta["caps"] = self._kernel.caps_mode  # how memory and process caps are held
@@ -240,7 +244,7 @@ class DojoEnv(gym.Env[str, dict]):
             return self._execute(act, step)
         if isinstance(act, RequestInfo):
             hardware = briefing.hardware(memory_cap=self.limits.memory_bytes, gpu_indices=self._kernel.gpus,
-                                         sandboxed=self.sandbox)
+                                         sandboxed=self.sandbox, packages=self.toolbox.main_packages())
             text = briefing.answer(act.topic, spec=self.competition, public_dir=self.data.public_dir,
                                    budget_left=self.budget.left(), hardware_text=hardware)
             text = truncate_middle(text, self.limits.observation_chars * 3)

@@ -17,8 +17,9 @@ import psutil
 import pytest
 
 from nbdojo.errors import KernelError, KernelStartError
-from nbdojo.kernel.session import CellResult, KernelSession, install_kernelspec, uninstall_kernelspec
 from nbdojo.kernel.outputs import CellOutputs
+from nbdojo.kernel.session import CellResult, KernelSession, install_kernelspec, uninstall_kernelspec
+from nbdojo.kernel.toolbox import find_toolbox
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +352,7 @@ def test_install_kernelspec(tmp_path: Path) -> None:
     dest = install_kernelspec(user=False, prefix=str(tmp_path))
     spec = json.loads((dest / "kernel.json").read_text())
     assert dest == tmp_path / "share" / "jupyter" / "kernels" / "nbdojo"
-    assert spec["argv"][0] == sys.executable
+    assert spec["argv"][0] == find_toolbox().python  # the agent's toolbox, never nbdojo's own environment
     assert spec["display_name"] == "Python 3 (nbdojo)" and spec["language"] == "python"
     assert uninstall_kernelspec(user=False, prefix=str(tmp_path)) == dest and not dest.exists()
     assert uninstall_kernelspec(user=False, prefix=str(tmp_path)) is None

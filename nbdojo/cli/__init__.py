@@ -1,14 +1,17 @@
 """nbdojo's command line: a thin typer app over the public functions.
 
 `app` holds the episode commands (competitions, run, kernel), `tools` the ones for people
-(watch, attach, replay, play, score, compare, export, doctor), `batch` the display of batches.
+(watch, attach, replay, play, score, compare, export, doctor), `batch` the display of batches,
+`toolbox` the agent's own Python environment.
 """
 
 from __future__ import annotations
 
 from nbdojo.cli.app import app, main
+from nbdojo.cli.toolbox import toolbox_app
 from nbdojo.cli.tools import register
 
 register(app)
+app.add_typer(toolbox_app, name="toolbox")
 
 __all__ = ["app", "main"]

@@ -269,6 +269,8 @@ def run(
     memory_gb: float = typer.Option(8.0, min=0.1, help="Memory cap of the kernel's process tree (GiB)."),
     gpus: Optional[str] = typer.Option(None, help="GPU indices for the kernel, e.g. '0,1' ('' for none; default all)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
+    kernel_env: Optional[Path] = typer.Option(None, "--kernel-env", help="The kernel's Python environment (a venv "
+                                              "with ipykernel, e.g. a CUDA build; default: the agent's toolbox)."),
     episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
     workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
@@ -297,7 +299,8 @@ def run(
         options = _agent_options(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
                                  context_tokens=context_tokens)
         plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
-                              out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus))
+                              out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus),
+                              kernel_env=kernel_env)
         if not as_json:
             raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
         before = set(out.glob("batch-*.jsonl"))
@@ -307,7 +310,7 @@ def run(
         print(json.dumps([_episode_json(json.loads(line)) for line in lines if line.strip()], indent=2))
         raise typer.Exit(code)
     with _exit_on_stop_signal(), DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name,
-                                         model=the_agent.model, sandbox=not no_sandbox,
+                                         model=the_agent.model, sandbox=not no_sandbox, kernel_env=kernel_env,
                                          gpus=_parse_gpus(gpus)) as env:
         _ = env.data  # prepares the competition on first use, before the progress display starts
         with _progress(err_console if as_json else console) as progress:

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,15 +23,16 @@ from nbdojo.kernel.gpus import checked_gpus, cuda_env, sandbox_grant
 from nbdojo.kernel.caps import CapGuard, cgroups_wanted
 from nbdojo.limits import Limits
 from nbdojo.kernel.sandbox import SandboxPolicy, bwrap_path, launcher_argv
+from nbdojo.kernel.toolbox import find_toolbox
 
 log = logging.getLogger(__name__)
 
 
-def _spec_argv(kernel_name: str) -> list[str]:
+def _spec_argv(kernel_name: str, python: str) -> list[str]:
     spec = json.loads((kernel_specs_dir() / kernel_name / "kernel.json").read_text())
     argv = list(spec["argv"])
     if argv and argv[0] == "python":
-        argv[0] = sys.executable
+        argv[0] = python
     return argv
 
 
@@ -40,8 +40,10 @@ class AgentKernel:
     """One episode's kernel, sandboxed by default; same `execute`/`restart`/`shutdown` as KernelSession."""
 
     def __init__(self, *, workspace: Path, readonly: list[Path], caps: Limits, sandbox: bool = True,
-                 gpus: list[int] | None = None, kernel_name: str = "nbdojo", name: str | None = None):
+                 gpus: list[int] | None = None, kernel_name: str = "nbdojo", name: str | None = None,
+                 kernel_env: str | os.PathLike[str] | None = None):
         self.workspace, self.caps, self.sandbox = Path(workspace), caps, sandbox
+        self.toolbox = find_toolbox(kernel_env)  # the kernel's own Python: never nbdojo's environment
         self.gpus = checked_gpus(gpus)
         self._conn_dir = leftovers.connection_dir()  # named after this host: a dead host's is swept later
         self._oom_seen = 0
@@ -55,11 +57,11 @@ class AgentKernel:
                 workspace=str(self.workspace), readonly=tuple(str(p) for p in readonly),
                 connection_dir=str(self._conn_dir), memory_bytes=caps.memory_bytes,
                 max_processes=caps.max_processes, max_file_bytes=caps.disk_bytes, cgroup_name=cgroup_name,
-                **sandbox_grant(self.gpus),
+                **self.toolbox.sandbox_fields(), **sandbox_grant(self.gpus),
             )
-            argv = launcher_argv(policy, _spec_argv(kernel_name))
+            argv = launcher_argv(policy, _spec_argv(kernel_name, self.toolbox.python))
         else:
-            cgroup_name, argv = None, None
+            cgroup_name, argv = None, _spec_argv(kernel_name, self.toolbox.python)
             env = {k: v for k, v in os.environ.items()}
             env.update(cuda_env(self.gpus, sandboxed=False))
         # With no cgroup (unsandboxed, or NBDOJO_CGROUPS=0) the guard's watchdog holds the caps.

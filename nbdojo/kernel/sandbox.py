@@ -45,6 +45,12 @@ class SandboxPolicy:
     cgroup_name: str | None = None  # cgroup leaf name (per episode)
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)  # extra variables for the kernel
+    #: The kernel's Python (the agent's toolbox, see nbdojo.kernel.toolbox): folders mounted read-only,
+    #: package folders of its base install hidden under an empty tmpfs, and the folder of its interpreter.
+    #: Empty: the host's own interpreter (python_roots()), as a JupyterLab spec written by hand may ask.
+    python_roots: tuple[str, ...] = ()
+    masked: tuple[str, ...] = ()
+    python_bin: str | None = None
 
     def to_args(self) -> list[str]:
         """The policy as launcher arguments (so a kernel spec can carry it)."""
@@ -60,6 +66,8 @@ class SandboxPolicy:
         raw["readonly"] = tuple(raw.get("readonly", ()))
         raw["gpus"] = tuple(raw.get("gpus", ()))
         raw["gpu_devices"] = tuple(raw.get("gpu_devices", ()))
+        raw["python_roots"] = tuple(raw.get("python_roots", ()))
+        raw["masked"] = tuple(raw.get("masked", ()))
         return cls(**raw)
 
 
@@ -115,7 +123,8 @@ def bwrap_args(policy: SandboxPolicy, *, drop_to_uid: bool) -> list[str]:
             args += ["--ro-bind", target, target]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
              "--perms", "1777", "--dir", "/tmp/home", "--perms", "1777", "--tmpfs", "/dev/shm"]
-    mounts: list[tuple[str, str]] = [("--ro-bind", p) for p in python_roots()]
+    mounts: list[tuple[str, str]] = [("--ro-bind", p) for p in _roots(policy)]
+    mounts += [("--tmpfs", p) for p in policy.masked if os.path.isdir(p)]  # after the root that holds it
     mounts += [("--ro-bind", p) for p in policy.readonly]
     mounts += [("--bind", policy.workspace)]
     if policy.connection_dir:
@@ -123,18 +132,19 @@ def bwrap_args(policy: SandboxPolicy, *, drop_to_uid: bool) -> list[str]:
     made: set[str] = {"/tmp", "/usr", "/etc", "/opt", "/proc", "/dev"}
     for kind, path in mounts:
         # bwrap makes missing parents 0700, which an unprivileged uid cannot cross: make them 0755.
-        for parent in _parents(path):
+        # (A masked folder lies inside a root already mounted: its parents are there.)
+        for parent in [] if kind == "--tmpfs" else _parents(path):
             if parent not in made:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", parent]
-        args += [kind, path, path]
+        args += [kind, path] if kind == "--tmpfs" else [kind, path, path]
         made.add(path)
     if policy.gpus:
         for dev in policy.gpu_devices or device_nodes(policy.gpus):
             if os.path.exists(dev):
                 args += ["--dev-bind", dev, dev]
         for folder in driver_library_dirs():
-            if not _under(folder, _visible_roots()):
+            if not _under(folder, _visible_roots(policy)):
                 args += ["--ro-bind", folder, folder]
         if os.path.isdir("/sys"):
             args += ["--ro-bind", "/sys", "/sys"]
@@ -157,7 +167,7 @@ def bwrap_args(policy: SandboxPolicy, *, drop_to_uid: bool) -> list[str]:
 def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
     """The kernel's whole environment: a short allow-list, never the host's secrets."""
     env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
-    bindir = os.path.dirname(sys.executable)
+    bindir = policy.python_bin or os.path.dirname(sys.executable)
     env.update({
         "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp/home",
@@ -188,14 +198,19 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def _visible_roots() -> list[str]:
+def _roots(policy: SandboxPolicy) -> list[str]:
+    """The kernel's Python folders: the toolbox's when the policy names them, else the host's."""
+    return list(policy.python_roots) or python_roots()
+
+
+def _visible_roots(policy: SandboxPolicy) -> list[str]:
     """Host folders the kernel sees (besides its workspace and data): the system and Python."""
-    return [*SYSTEM_RO, *python_roots()]
+    return [*SYSTEM_RO, *_roots(policy)]
 
 
 def _library_path(policy: SandboxPolicy) -> str:
     """The host's LD_LIBRARY_PATH, kept to the folders the kernel can see (the driver's, for a GPU kernel)."""
-    roots = _visible_roots() + (driver_library_dirs() if policy.gpus else [])
+    roots = _visible_roots(policy) + (driver_library_dirs() if policy.gpus else [])
     kept: list[str] = []
     for entry in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
         real = os.path.realpath(entry) if entry else ""

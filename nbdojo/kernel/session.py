@@ -122,12 +122,14 @@ def _load_spec(kernel_name: str, argv: list[str] | None, interrupt_mode: str | N
 
 
 def install_kernelspec(user: bool = True, prefix: str | None = None) -> Path:
-    """Install the nbdojo spec for JupyterLab, its argv naming this interpreter (so the kernel runs
-    where nbdojo is installed even when JupyterLab runs from another environment)."""
+    """Install the nbdojo spec for JupyterLab, its argv naming the agent's toolbox interpreter (so the
+    kernel has the agent's packages, whichever environment JupyterLab runs from)."""
+    from nbdojo.kernel.toolbox import find_toolbox
+
     source = kernel_specs_dir() / "nbdojo"
     spec = json.loads((source / "kernel.json").read_text())
     if spec["argv"][0] == "python":
-        spec["argv"][0] = sys.executable
+        spec["argv"][0] = find_toolbox().python
     with tempfile.TemporaryDirectory(prefix="nbk-spec-") as tmp:
         staged = Path(tmp) / "nbdojo"
         shutil.copytree(source, staged)

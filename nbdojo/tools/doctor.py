@@ -83,6 +83,14 @@ def host_checks() -> list[Check]:
     else:
         how = f"your uid ({os.getuid()}) in a user namespace"
     checks.append(Check("kernel runs as", True, how))
+    try:
+        from nbdojo.kernel.toolbox import find_toolbox
+
+        box = find_toolbox()
+        main = box.main_packages()
+        checks.append(Check("toolbox", True, f"{box.path}: " + ", ".join(f"{k} {v}" for k, v in main.items())))
+    except NbdojoError as exc:
+        checks.append(Check("toolbox", False, str(exc)))
     group = Cgroup("doctor-probe")
     if not cgroups_wanted():
         checks.append(Check("caps", None, "NBDOJO_CGROUPS=0: RLIMIT_NPROC and the watchdog hold the caps"))
@@ -183,9 +191,9 @@ def secret_paths(workspace: Path, limit: int = 12) -> list[str]:
     """
     from nbdojo.competitions import data_dir, is_prepared, list_competitions
     from nbdojo.config import nbdojo_home
-    from nbdojo.kernel.sandbox import python_roots
+    from nbdojo.kernel.toolbox import find_toolbox
 
-    mounts = [*python_roots(), str(workspace)]
+    mounts = [*find_toolbox().roots, str(workspace)]
     found = [str(data_dir(spec) / "private") for spec in list_competitions() if is_prepared(spec)]
     limit += len(found)
     for folder in (nbdojo_home(), Path.home()):

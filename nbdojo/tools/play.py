@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -129,22 +128,25 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
 
 
 def sandbox_kernelspec(*, workspace: Path, data_dir: Path, display_name: str, limits: Any = None,
-                       gpus: list[int] | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A kernel.json whose argv is the sandbox launcher command: the agent's view, caps and no network."""
+                       gpus: list[int] | None = None, metadata: dict[str, Any] | None = None,
+                       kernel_env: str | Path | None = None) -> dict[str, Any]:
+    """A kernel.json whose argv is the sandbox launcher command: the agent's view, caps, toolbox and no network."""
     from nbdojo.limits import Limits
     from nbdojo.kernel.gpus import checked_gpus, sandbox_grant
     from nbdojo.kernel.sandbox import SandboxPolicy, launcher_argv
+    from nbdojo.kernel.toolbox import find_toolbox
 
     limits = limits or Limits()
     given = checked_gpus(gpus)
+    toolbox = find_toolbox(kernel_env)
     policy = SandboxPolicy(
         workspace=str(Path(workspace).resolve()), readonly=(str(Path(data_dir).resolve()),),
         memory_bytes=limits.memory_bytes, max_processes=limits.max_processes, max_file_bytes=limits.disk_bytes,
-        **sandbox_grant(given),
+        **toolbox.sandbox_fields(), **sandbox_grant(given),
     )
     # parent_handle=1: the launcher clears JPY_PARENT_PID, so ipykernel would print its "standalone kernel"
     # banner; bubblewrap's --die-with-parent already ties the kernel to whoever started it.
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.parent_handle=1"]
+    kernel = [toolbox.python, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.parent_handle=1"]
     return {
         "argv": launcher_argv(policy, kernel),
         "display_name": display_name,
