@@ -145,7 +145,7 @@ def _searched_rungs(ladder: Ladder, fitted, regression, from_expected) -> None:
     from sklearn.naive_bayes import ComplementNB, MultinomialNB
     from sklearn.svm import LinearSVC
 
-    for alpha in (0.1, 1.0):
+    for alpha in (0.1, 1.0, 3.0):
         for fraction in (0.005, 0.01, 0.05, 0.1, 0.3):
             ladder.add(f"naive_bayes_a{alpha:g}_{fraction * 100:g}pct", f"multinomial naive Bayes (alpha {alpha:g}) on "
                        f"word counts, {fraction:.1%} of train", fitted(lambda a=alpha: MultinomialNB(alpha=a), "counts",
@@ -154,7 +154,7 @@ def _searched_rungs(ladder: Ladder, fitted, regression, from_expected) -> None:
         for kind in ("counts", "words"):
             ladder.add(f"complement_nb_a{alpha:g}_{kind}", f"complement naive Bayes (alpha {alpha:g}) on {kind}",
                        fitted(lambda a=alpha: ComplementNB(alpha=a), kind))
-    for c in (0.03, 0.1, 0.5, 8.0):
+    for c in (0.03, 0.1, 0.5, 2.0, 8.0):
         for fraction in (0.01, 0.03, 0.1, 0.3, 1.0):
             ladder.add(f"tfidf_logistic_c{c:g}_{fraction * 100:g}pct", f"logistic regression (C {c:g}) on tf-idf words, "
                        f"{fraction:.0%} of train", fitted(lambda c=c: LogisticRegression(C=c, max_iter=300), "words",
@@ -174,6 +174,15 @@ def _searched_rungs(ladder: Ladder, fitted, regression, from_expected) -> None:
             ladder.add(f"word_svm_c{c:g}_{fraction * 100:g}pct", f"linear SVM (C {c:g}) on tf-idf words, "
                        f"{fraction:.0%} of train", fitted(lambda c=c: LinearSVC(C=c), "words", fraction, seed=5),
                        fraction=fraction, seed=5)
+    for c in (0.1, 0.5):
+        for fraction in (0.3, 1.0):
+            ladder.add(f"bigram_svm_c{c:g}_{fraction * 100:g}pct", f"linear SVM (C {c:g}) on tf-idf 1-2 grams, "
+                       f"{fraction:.0%} of train", fitted(lambda c=c: LinearSVC(C=c), "bigrams", fraction, seed=7),
+                       fraction=fraction, seed=7)
+    for fraction in (0.05, 0.1, 0.3):
+        ladder.add(f"char_ngram_logistic_{fraction * 100:g}pct", f"logistic regression on character 2-5 grams, "
+                   f"{fraction:.0%} of train", fitted(lambda: LogisticRegression(C=2.0, max_iter=300), "chars",
+                                                      fraction, seed=8), fraction=fraction, seed=8)
     for alpha in (0.5, 5.0, 20.0):
         for kind in ("words", "bigrams"):
             ladder.add(f"ridge_{kind}_a{alpha:g}_rounded", f"ridge regression (alpha {alpha:g}) on tf-idf {kind}, "

@@ -37,6 +37,7 @@ def rungs(data: CompetitionData) -> list[Rung]:
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -93,6 +94,26 @@ def rungs(data: CompetitionData) -> list[Rung]:
                fitted(hgb, "spectral", 0.2), fraction=0.2)
     ladder.add("spectral_boosting", "gradient boosting on spectral features", fitted(hgb, "spectral"))
     add_searched_rungs(ladder, fitted, ("stats", "spectral", "raw"), rows=len(y))
+    for hidden in (64, 256):
+        for fraction in (0.2, 1.0):
+            ladder.add(f"spectral_mlp_{hidden}_{round(fraction * 100)}pct", f"MLP ({hidden} units) on spectral "
+                       f"features, {fraction:.0%} of train",
+                       fitted(lambda h=hidden: make_pipeline(StandardScaler(), MLPClassifier((h,), max_iter=80,
+                                                                                            early_stopping=True,
+                                                                                            random_state=0)),
+                              "spectral", fraction, 20), fraction=fraction, seed=20)
+    for fraction in (0.5, 1.0):
+        for seed in (1, 2):
+            ladder.add(f"spectral_boosting_{round(fraction * 100)}pct_seed{seed}", f"gradient boosting on spectral "
+                       f"features, {fraction:.0%} of train", fitted(
+                           lambda s=seed: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08,
+                                                                        random_state=s), "spectral", fraction, seed),
+                       fraction=fraction, seed=seed)
+    for fraction in (0.05, 0.2, 1.0):
+        ladder.add(f"spectral_logistic_c10_{round(fraction * 100)}pct", f"logistic regression (C 10) on spectral "
+                   f"features, {fraction:.0%} of train",
+                   fitted(lambda: make_pipeline(StandardScaler(), LogisticRegression(C=10.0, max_iter=300)),
+                          "spectral", fraction, 21), fraction=fraction, seed=21)
     small = CNNConfig(widths=(32, 64), epochs=8, batch_size=64, lr=3e-3)
     for fraction in (0.05, 0.1, 0.2, 0.5):
         ladder.add(f"cnn1d_{round(fraction * 100)}pct", f"1-D CNN 32-64, 8 epochs on {fraction:.0%} of train",
