@@ -289,7 +289,7 @@ def test_at_least_15_competitions_in_6_categories_on_the_command_line() -> None:
     for spec in builtins:
         assert spec.id in result.output
     header = result.output.splitlines()[2]
-    for column in ("id", "category", "task", "metric", "train/test", "disk", "prepared"):
+    for column in ("id", "category", "task", "metric", "origin", "train/test", "disk"):
         assert column in header, column
 
 
@@ -347,7 +347,7 @@ def test_cli_show_prepare_and_leaderboard(prepared_home: Path) -> None:
     assert board.exit_code == 0 and "reference ladder" in board.output and "ensemble" in board.output
     listing = runner.invoke(app, ["competitions", "list"], env=env)
     row = next(line for line in listing.output.splitlines() if line.strip().startswith(COMP))
-    assert "yes" in row and "M" in row
+    assert "synthetic" in row and "M" in row  # its origin, and its size on disk: prepared
     assert runner.invoke(app, ["competitions", "prepare"], env=env).exit_code != 0
 
 

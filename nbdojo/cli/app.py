@@ -60,15 +60,18 @@ def competitions_list() -> None:
     specs = list_competitions()
     table = Table(title=f"nbdojo competitions ({len(specs)} in {len({s.category for s in specs})} categories)",
                   box=box.SIMPLE_HEAD, padding=0)
-    for col, justify in (("id", "left"), ("category", "left"), ("task", "left"), ("metric", "left"),
-                         ("origin", "left"), ("train/test", "right"), ("disk", "right"), ("prepared", "left")):
-        # only a long id may wrap, so a narrow terminal still shows every other value whole
-        table.add_column(col, justify=justify, no_wrap=col != "id", overflow="fold")  # type: ignore[arg-type]
+    # Every value stays whole; below 100 columns the category gives way (`competitions show` has it).
+    wide = console.width >= 100
+    for col, justify in (("id", "left"), *((("category", "left"),) if wide else ()), ("task", "left"),
+                         ("metric", "left"), ("origin", "left"), ("train/test", "right"), ("disk", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for spec in specs:
         prepared = is_prepared(spec)
-        table.add_row(spec.id, spec.category, spec.task, spec.metric, spec.origin, _rows(spec, prepared),
-                      _human_size(_size_on_disk(spec), short=True) if prepared else "-", "yes" if prepared else "no")
+        table.add_row(spec.id, *((spec.category,) if wide else ()), spec.task, spec.metric, spec.origin,
+                      _rows(spec, prepared), _human_size(_size_on_disk(spec), short=True) if prepared else "-")
     console.print(table)
+    console.print("disk '-': not prepared yet (`nbdojo competitions prepare ID`, or on first use)", style="dim",
+                  highlight=False)
 
 
 @competitions_app.command("show")
