@@ -56,6 +56,7 @@ EPISODE_FIXTURES = {"baseline_cli_run", "baseline_run", "llm_episode", "episode"
 #: Competitions whose build takes seconds: tests that build them are in the slow tier.
 SLOW_BUILDS = {"shapes-cv", "review-sentiment", "digits-noisy", "ticket-routing", "product-search", "store-sales",
                "land-cover", "click-through", "sensor-activity"}
+SLOW_BUILDS |= {"flight-delays", "tweet-source", "ames-housing", "hotel-rates"}  # real data, refitted at build time
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
