@@ -9,7 +9,7 @@ from __future__ import annotations
 
 LOAD_IMAGES = r'''from PIL import Image  # Pillow: matplotlib's own image reader
 
-MAX_FIT_IMAGES = 8_000
+MAX_FIT_IMAGES = 6_000
 
 
 def load_images(paths, side):
