@@ -54,6 +54,12 @@ class Final(TypedDict, total=False):
     leaderboard_size: int
     human_rank: float
     medal: str
+    # Since the normalized score (0 = sample submission, 1 = ceiling) and the bootstrap error; absent in older notebooks.
+    normalized_score: float
+    standard_error: float
+    dummy_score: float
+    ceiling_score: float
+    ceiling: str  # "oracle" or "best reference entry"
 
 
 class RunMeta(TypedDict, total=False):

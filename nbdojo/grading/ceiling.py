@@ -32,7 +32,7 @@ from nbdojo.errors import NbdojoError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BEST_ENTRY", "ORACLE", "Scale", "anchor_scores", "oracle_path", "scale"]
+__all__ = ["BEST_ENTRY", "ORACLE", "anchor_scores", "oracle_path", "scale"]
 
 ORACLE = "oracle"
 BEST_ENTRY = "best reference entry"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Grade", "MEDALS", "PRECISION", "human_rank", "medal", "medal_thresholds", "normalized", "position"]
+__all__ = ["MEDALS", "PRECISION", "Grade", "human_rank", "medal", "medal_thresholds", "normalized", "position"]
 
 
 MEDALS = ("gold", "silver", "bronze", "above_median", "none")

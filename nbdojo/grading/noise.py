@@ -102,7 +102,7 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> _Blockwise:
 
 
 def _qwk(y_true: np.ndarray, y_pred: np.ndarray) -> _Blockwise:
-    confusions, k = _confusions(y_true, y_pred)
+    confusions, _ = _confusions(y_true, y_pred)
 
     def one(m: np.ndarray) -> float:
         present = (m.sum(axis=0) + m.sum(axis=1)) > 0

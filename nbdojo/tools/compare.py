@@ -67,6 +67,8 @@ class Run:
     agent: str = ""
     model: str | None = None
     seed: int | None = None
+    normalized_score: float | None = None  # 0 = the sample submission, 1 = the ceiling (absent in older notebooks)
+    standard_error: float | None = None
 
     @property
     def label(self) -> str:
@@ -162,6 +164,8 @@ def read_run(path: Path) -> Run | None:
         signature=signed.get("value") if isinstance(signed, dict) and isinstance(signed.get("value"), str) else None,
         claims=bool(final), agent=str(meta["agent"]), model=meta.get("model") or None,
         seed=meta["seed"] if isinstance(meta.get("seed"), int) and not isinstance(meta.get("seed"), bool) else None,
+        normalized_score=_number(final.get("normalized_score")) if score is not None else None,
+        standard_error=_number(final.get("standard_error")) if score is not None else None,
     )
 
 
@@ -269,13 +273,14 @@ def _fmt_wall(seconds: float | None) -> str:
 
 def _run_row(run: Run) -> list[str]:
     position = "—" if run.position is None else f"{run.position}/{run.entries or '?'}"
-    return [run.label, run.kind, _fmt_score(run), position, _fmt_rank(run.human_rank),
+    normalized = "—" if run.normalized_score is None else f"{run.normalized_score:.3f}"
+    return [run.label, run.kind, _fmt_score(run), normalized, position, _fmt_rank(run.human_rank),
             run.medal.replace("_", " "), str(run.steps), _fmt_wall(run.wall_time_s), str(run.errors),
             f"{run.tokens:,}" if run.tokens else "—", f"${run.cost:.4f}" if run.cost else "—"]
 
 
-RUN_COLUMNS = ["participant", "kind", "score", "position", "HumanRank", "medal", "steps", "wall time", "errors",
-               "tokens", "cost"]
+RUN_COLUMNS = ["participant", "kind", "score", "normalized", "position", "HumanRank", "medal", "steps", "wall time",
+               "errors", "tokens", "cost"]
 UNVERIFIED_COLUMNS = ["competition", "participant", "claimed score", "claimed HumanRank", "claimed medal", "why"]
 UNVERIFIED_TITLE = "unverified results (not ranked: unsigned, altered or copied)"
 PARTICIPANT_COLUMNS = ["participant", "kind", "runs", "competitions", "HumanRank", "medal rate", "mean steps", "cost"]
@@ -302,7 +307,7 @@ def _unverified_row(run: Run) -> list[str]:
 
 
 #: Columns a narrow terminal drops first (the HTML report always has them all).
-OPTIONAL_COLUMNS = ("wall time", "errors", "tokens", "cost", "mean steps", "position")
+OPTIONAL_COLUMNS = ("wall time", "errors", "tokens", "cost", "mean steps", "position", "normalized")
 #: Text columns fold onto more lines when space is short; every other column is a number and never cut.
 TEXT_COLUMNS = ("participant", "medal", "competition", "why", "claimed medal")
 

@@ -62,6 +62,7 @@ class Episode:
         return {"competition": self.meta.get("competition"), "agent": self.meta.get("agent"),
                 "model": self.meta.get("model"), "seed": self.meta.get("seed"), "score": final.get("score"),
                 "human_rank": final.get("human_rank"), "medal": final.get("medal"), "how": final.get("how"),
+                "normalized_score": final.get("normalized_score"), "standard_error": final.get("standard_error"),
                 "steps": len(self.steps), "verified": self.verified, "notebook": str(self.path)}
 
 
