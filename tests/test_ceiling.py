@@ -223,3 +223,22 @@ def test_nan_scale_fields_sign_and_verify(tmp_path: Path, monkeypatch: pytest.Mo
     traj.finish(final)
     path = traj.save()
     assert verification(nbformat.read(str(path), as_version=4)) == VERIFIED
+
+
+def test_an_added_competition_is_scaled_by_its_own_grader_without_an_error(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_external import make_mle_bench
+
+    from nbdojo.competitions import add_competition
+
+    monkeypatch.setenv("NBDOJO_HOME", str(tmp_path / "home"))
+    data = prepare(add_competition(make_mle_bench(tmp_path)))
+    answers = pd.read_csv(data.answers_path)
+    path = tmp_path / "half.csv"
+    answers.assign(Survived=answers.index % 2 == 0).to_csv(path, index=False)
+    result, sample = grade(data, path), grade(data, data.sample_submission_path)
+    best = load_leaderboard(data.spec)["score"].max()
+    assert result.ceiling == "best reference entry" and result.ceiling_score == best
+    assert result.dummy_score == sample.score and sample.normalized_score == 0.0
+    assert result.normalized_score == pytest.approx((result.score - sample.score) / (best - sample.score))
+    assert math.isnan(result.standard_error) and "Standard error: n/a" in result.report()
