@@ -168,7 +168,8 @@ def test_prepare_is_deterministic_and_recorded(
     assert second.public_dir == tmp_path / "data" / COMP / "public"
     files = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
     assert files == [
-        "checksums.json", "private/answers.csv", "public/sample_submission.csv", "public/test.csv", "public/train.csv",
+        "checksums.json", "private/answers.csv", "private/oracle.csv", "public/sample_submission.csv",
+        "public/test.csv", "public/train.csv",
     ]
     for relative in files:
         assert (first / relative).read_bytes() == (tmp_path / "data" / COMP / relative).read_bytes(), relative
@@ -396,4 +397,4 @@ def test_prepare_reports_what_it_writes(tmp_path: Path, monkeypatch: pytest.Monk
     assert any(re.fullmatch(r"\d+ files, [\d.]+ MB", h) for h in heard[:-1]), heard
     rows = sum(len(p.read_text().splitlines()) - 1 for p in
                [*prepared.public_dir.glob("*.csv"), *prepared.private_dir.glob("*.csv")])
-    assert heard[-1] == f"4 files, {rows:,} rows"
+    assert heard[-1] == f"5 files, {rows:,} rows"  # train, test, sample; answers and oracle
