@@ -37,6 +37,12 @@ def rungs(data: CompetitionData) -> list[Rung]:
                                                                        shift=3), seed=1)
     add_cnn_rung(ladder, "cnn_wide_shifted_seed2", X, y, Xt, CNNConfig(widths=(32, 64, 96), epochs=12, batch_size=64,
                                                                       shift=3, dropout=0.2), seed=2)
+    quick = CNNConfig(widths=(16, 32), epochs=4, batch_size=64)
+    for fraction, seed in ((0.1, 3), (0.2, 3), (0.3, 3), (0.4, 3), (0.6, 3), (0.8, 3), (0.3, 4), (0.6, 4),
+                           (0.15, 5), (0.25, 5), (0.5, 5)):
+        name = f"cnn_quick_{round(fraction * 100)}pct_seed{seed}"
+        add_cnn_rung(ladder, name, X, y, Xt, quick, fraction=fraction, seed=seed)
+        add_cnn_rung(ladder, f"{name}_tta", X, y, Xt, quick, fraction=fraction, seed=seed, tta=True)
     ladder.blend("ensemble_cnns", ["cnn_small", "cnn_small_shifted_seed1", "cnn_wide_shifted_seed2"])
     ladder.blend("ensemble_cnns_mlp", ["cnn_small", "cnn_small_shifted_seed1", "cnn_wide_shifted_seed2",
                                        "gradient_histograms_mlp"], weights=[1.0, 1.0, 1.0, 0.5])
