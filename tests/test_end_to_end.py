@@ -12,9 +12,14 @@ import nbformat
 import papermill
 import pytest
 
+from nbdojo.agents.baseline import baseline_cells
+from nbdojo.competitions import get_competition
+
 pytestmark = [pytest.mark.kernel, pytest.mark.timeout(900)]
 
 NBDOJO = [sys.executable, "-m", "nbdojo.cli"]
+#: The baseline's code cells on a tabular competition; its steps add request_info, validate and submit.
+CELLS = len(baseline_cells(get_competition("loan-default").agent_view()))
 
 
 def nbdojo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -44,9 +49,9 @@ def test_run_prints_score_and_a_valid_notebook_with_every_step(baseline_run):
     assert meta["agent"] == "baseline" and meta["seed"] == 0 and meta["final"]["score"] == pytest.approx(score, rel=1e-4)
     steps = [c.metadata["nbdojo"] for c in nb.cells if c.metadata.get("nbdojo", {}).get("step")]
     seen = [s["step"] for s in steps]
-    assert seen == sorted(seen) and set(seen) == set(range(1, max(seen) + 1)) and max(seen) == 8
+    assert seen == sorted(seen) and set(seen) == set(range(1, max(seen) + 1)) and max(seen) == 3 + CELLS
     code = [c for c in nb.cells if c.cell_type == "code" and c.metadata["nbdojo"]["action"] == "execute_code"]
-    assert len(code) == 5 and all(c.metadata["nbdojo"]["status"] == "ok" and c.outputs for c in code)
+    assert len(code) == CELLS and all(c.metadata["nbdojo"]["status"] == "ok" and c.outputs for c in code)
     assert all(c.execution_count for c in code)
     assert f"{score:.4f}"[:5] in scorer_text(nb)
     assert (path.parent / "workspace" / "submission.csv").exists()
@@ -138,7 +143,7 @@ def test_run_json_prints_one_object_then_a_list_for_a_batch(prepared_home, tmp_p
     proc = nbdojo("run", "penguins", "--agent", "baseline", "--seed", "3", "--out", str(tmp_path / "one"), "--json")
     assert proc.returncode == 0, proc.stderr
     one = json.loads(proc.stdout)
-    assert set(one) == keys and one["status"] == "finished" and one["seed"] == 3 and one["steps"] == 8
+    assert set(one) == keys and one["status"] == "finished" and one["seed"] == 3 and one["steps"] == 3 + CELLS
     assert one["competition"] == "penguins" and one["medal"] and 0 < one["human_rank"] <= 1
     nb = nbformat.read(one["notebook"], as_version=4)
     assert nb.metadata["nbdojo"]["final"]["score"] == pytest.approx(one["score"])
