@@ -12,11 +12,15 @@ run many times slower than two kernels with half the cores each.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import traceback
+import types
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +131,22 @@ def _claim_slot(slots: list[list[int]], counter: Any, hosts: Any) -> None:
         os.environ.setdefault(name, str(len(slot)))
 
 
+@contextlib.contextmanager
+def _spawning_without_main() -> Iterator[None]:
+    """While workers start, the caller's `__main__` is a bare stand-in, so a spawned worker imports nothing of it.
+
+    A worker needs only nbdojo (it runs `run_plan` on a plan of plain values). With the real `__main__`,
+    multiprocessing's spawn re-runs the caller's script in every worker: a script without an
+    `if __name__ == "__main__":` guard would start its batch again in each one."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")  # no __file__, no __spec__: nothing to re-import
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def run_plans(plans: list[EpisodePlan], *, workers: int = 2,
               on_start: Callable[[EpisodePlan], None] | None = None,
               on_done: Callable[[EpisodePlan, Outcome], None] | None = None) -> list[Outcome]:
@@ -165,7 +185,8 @@ def run_plans(plans: list[EpisodePlan], *, workers: int = 2,
                 while queue or running:
                     while queue and len(running) < workers:  # submit only what can start now: on_start is honest
                         index, plan = queue.pop(0)
-                        running[pool.submit(run_plan, plan)] = index
+                        with _spawning_without_main():  # the pool starts its workers on submit
+                            running[pool.submit(run_plan, plan)] = index
                         if on_start is not None:
                             on_start(plan)
                     done, _ = wait(running, return_when=FIRST_COMPLETED)

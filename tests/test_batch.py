@@ -96,3 +96,21 @@ def test_each_worker_kernel_gets_its_own_cpus_and_thread_count(prepared_home, tm
     assert [len(s) for s in seen] == [share, share]
     if len(os.sched_getaffinity(0)) >= 2:
         assert not seen[0] & seen[1]
+
+
+def test_run_episodes_in_a_script_without_a_main_guard(prepared_home, tmp_path):
+    """The README's snippet pasted into a script as is: the workers must not run the script again."""
+    notebook = tmp_path / "copy.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import shutil\nshutil.copy(f'{DATA_DIR}/sample_submission.csv', SUBMISSION_PATH)")]), str(notebook))
+    script = tmp_path / "batch_script.py"
+    script.write_text(
+        "from nbdojo import run_episodes\nfrom nbdojo.limits import Limits\n"
+        "print('SCRIPT STARTED', flush=True)\n"
+        f"outcomes = run_episodes('loan-default', agent='replay:{notebook}', seeds=[0, 1], workers=2,\n"
+        f"                        out_dir={str(tmp_path / 'runs')!r}, limits=Limits(max_steps=4))\n"
+        "print('OUTCOMES', [type(o).__name__ for o in outcomes], [getattr(o, 'score', None) for o in outcomes])\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("SCRIPT STARTED") == 1, proc.stdout
+    assert "OUTCOMES ['EpisodeResult', 'EpisodeResult']" in proc.stdout, proc.stdout + proc.stderr[-3000:]
