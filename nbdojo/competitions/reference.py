@@ -331,7 +331,7 @@ def _downscale(images: np.ndarray, size: int, gray: bool) -> np.ndarray:
 
 
 def add_classic_image_rungs(ladder: Ladder, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, pixels: int = 16,
-                            seed: int = 0, search: bool = True) -> None:
+                            seed: int = 0, search: bool = True, search_rows: int | None = None) -> None:
     """Dummy, colour, pixel and gradient-histogram rungs (no deep learning), weakest first; with `search`,
     the classic grid of `add_searched_rungs` over the four feature sets too.
 
@@ -405,15 +405,16 @@ def add_classic_image_rungs(ladder: Ladder, X: np.ndarray, y: np.ndarray, Xt: np
                                                                            random_state=seed)), "hog"))
     if search:
         add_searched_rungs(ladder, lambda make, kind, fraction, rung_seed: fitted(make, kind, fraction, rung_seed),
-                           ("colour", "gray", "rgb", "hog"), seed=seed + 10, rows=len(y))
+                           ("colour", "gray", "rgb", "hog"), seed=seed + 10, rows=len(y), max_rows=search_rows)
 
 
 def add_searched_rungs(ladder: Ladder, fitted: Callable[..., Callable[[], np.ndarray]], kinds: Sequence[str], *,
-                       seed: int = 10, rows: int = 0) -> None:
+                       seed: int = 10, rows: int = 0, max_rows: int | None = None) -> None:
     """A grid of classic classifiers per feature set: settings x shares of train x seeds (a leaderboard's middle).
 
     `fitted(make_model, kind, fraction, seed)` returns a rung's predict function (class probabilities);
-    `rows` (the training rows) keeps the slower models (neighbours, forests) to about 10,000 rows.
+    `rows` (the training rows) keeps the slower models (neighbours, forests) to about 10,000 rows, and
+    `max_rows` scales every share down so that no model fits on more rows than that (big image sets).
     """
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -423,9 +424,14 @@ def add_searched_rungs(ladder: Ladder, fitted: Callable[..., Callable[[], np.nda
     from sklearn.preprocessing import StandardScaler
 
     capped = min(0.5, 10_000 / rows) if rows else 0.5
+    scale = min(1.0, max_rows / rows) if max_rows and rows else 1.0
 
     def add(name: str, method: str, make: Callable[[], object], kind: str, fraction: float, rung_seed: int) -> None:
-        ladder.add(name, f"{method} on {kind} features, {fraction:.0%} of train", fitted(make, kind, fraction, rung_seed),
+        if scale < 1.0:
+            fraction = round(fraction * scale, 5)
+            name = f"{name}_of{round(scale * 100)}pct"
+        share = f"{fraction:.0%}" if scale == 1.0 else f"{fraction:.2%}"
+        ladder.add(name, f"{method} on {kind} features, {share} of train", fitted(make, kind, fraction, rung_seed),
                    fraction=fraction, seed=rung_seed)
 
     for kind in kinds:
