@@ -122,7 +122,7 @@ def _poisson_deviance(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def survival_answer(time: Any, event: Any) -> np.ndarray:
-    """How a survival competition's answers.csv holds (time, event) in one column: +time for an event, -time if censored."""
+    """(time, event) as the one answer column of a survival competition: +time for an event, -time if censored."""
     t, e = np.asarray(time, dtype=float), np.asarray(event).astype(bool)
     if (t <= 0).any():
         raise ValueError("survival times must be positive")
@@ -260,8 +260,9 @@ METRICS: dict[str, Metric] = _MetricTable({
                "(2/N) * sum_i [y_i log(y_i / mu_i) - (y_i - mu_i)], y log y = 0 at y = 0, mu_i = max(yhat_i, 1e-6)",
                ("regression",), min_value=0.0),
         Metric("concordance", _concordance, True, "value",
-               "Harrell's C = sum over pairs with an event at t_i < t_j (or t_i = t_j with j censored) of ([r_i > r_j] + [r_i = r_j] / 2) / number "
-               "of such pairs, r the submitted risk (higher: earlier event)", ("regression",)),
+               "Harrell's C = sum over pairs with an event at t_i < t_j (or t_i = t_j with j censored) of "
+               "([r_i > r_j] + [r_i = r_j] / 2) / number of such pairs, r the submitted risk (higher: earlier event)",
+               ("regression",)),
         _map_metric(5),
     )
 })

@@ -119,7 +119,8 @@ def rungs(data: CompetitionData) -> list[Rung]:
     for months in (1, 3, 12):
         for years in (2, 3, 5):
             out.append(_rung(f"level{months}m_season{years}y",
-                             f"deseasonalised level of the last {months} months x the seasonal profile of {years} years",
+                             f"deseasonalised level of the last {months} months x "
+                             f"the seasonal profile of {years} years",
                              functools.partial(_level_season, months=months, years=years)))
     for alpha in (0.2, 0.5, 0.8):
         for beta, phi in ((0.0, 1.0), (0.05, 0.9), (0.1, 0.95)):
