@@ -242,3 +242,11 @@ def test_an_added_competition_is_scaled_by_its_own_grader_without_an_error(tmp_p
     assert result.dummy_score == sample.score and sample.normalized_score == 0.0
     assert result.normalized_score == pytest.approx((result.score - sample.score) / (best - sample.score))
     assert math.isnan(result.standard_error) and "Standard error: n/a" in result.report()
+
+
+def test_normalized_reads_0_at_the_dummy_in_either_direction() -> None:
+    from nbdojo.grading import normalized
+
+    assert str(normalized(6.8, 6.8, 5.1)) == "0.0" and normalized(5.1, 6.8, 5.1) == 1.0  # lower is better
+    assert normalized(0.7, 0.5, 0.9) == pytest.approx(0.5) and normalized(1.0, 0.5, 0.9) > 1
+    assert math.isnan(normalized(0.7, 0.5, 0.5)) and math.isnan(normalized(0.7, math.nan, 0.9))

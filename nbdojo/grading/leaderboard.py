@@ -86,7 +86,7 @@ def normalized(score: float, dummy: float, ceiling: float) -> float:
     values = (float(score), float(dummy), float(ceiling))
     if not all(math.isfinite(v) for v in values) or dummy == ceiling:
         return math.nan
-    return (values[0] - values[1]) / (values[2] - values[1])
+    return (values[0] - values[1]) / (values[2] - values[1]) + 0.0  # + 0.0: the dummy reads 0, never -0
 
 def _number(value: float, decimals: int = 5) -> str:
     return f"{value:.{decimals}f}" if math.isfinite(value) else "n/a"
