@@ -34,9 +34,10 @@ def is_strings(values):
 
 
 def read_table(stem):
-    """DATA_DIR's `<stem>.csv` (or .csv.gz / .csv.zip), ids kept as text."""
-    for name in sorted(os.listdir(DATA_DIR)):
-        if name.split(".")[0] == stem and name.endswith((".csv", ".csv.gz", ".csv.zip")):
+    """DATA_DIR's `<stem>.csv` (or .csv.gz / .csv.zip, or else `<stem>_labels.csv` and the like), ids as text."""
+    names = sorted(os.listdir(DATA_DIR))
+    for name in sorted(names, key=lambda name: name.split(".")[0] != stem):
+        if name.startswith(stem) and name.endswith((".csv", ".csv.gz", ".csv.zip")):
             head = pd.read_csv(os.path.join(DATA_DIR, name), nrows=0).columns
             dtype = {ID: str} if ID in head else None
             return pd.read_csv(os.path.join(DATA_DIR, name), low_memory=False, dtype=dtype)
