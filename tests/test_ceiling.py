@@ -139,7 +139,7 @@ def test_the_dummy_and_oracle_scores_are_kept_not_rescored(prepared_home: Path, 
     stored = prepared_home / "scales" / "toy-kept.json"
     assert stored.is_file() and '"oracle"' in stored.read_text()
 
-    def refuse(*args: object) -> float:
+    def refuse(*args: object) -> dict[str, float]:
         raise AssertionError("the sample or the oracle was scored again")
 
     monkeypatch.setattr(grader_module, "_score_file", refuse)

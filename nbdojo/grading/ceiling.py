@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,8 @@ __all__ = ["BEST_ENTRY", "ORACLE", "anchor_scores", "oracle_path", "scale"]
 
 ORACLE = "oracle"
 BEST_ENTRY = "best reference entry"
-#: Scores a part of a trusted file (the sample or the oracle submission): (path, part) -> score.
-Scorer = Callable[[Path, str], float]
+#: Scores a trusted file (the sample or the oracle submission) on some parts: (path, parts) -> {part: score}.
+Scorer = Callable[[Path, Sequence[str]], Mapping[str, float]]
 
 _memo: dict[tuple[Path, str], dict[str, dict[str, float]]] = {}
 
@@ -86,12 +86,15 @@ def _write(path: Path, key: str, parts: dict[str, dict[str, float]]) -> None:
             tmp.unlink()
 
 
-def _safe(score: Scorer, path: Path, part: str) -> float:
+def _safe(score: Scorer, path: Path | None, parts: Sequence[str]) -> dict[str, float]:
+    if path is None:
+        return {part: math.nan for part in parts}
     try:
-        return float(score(path, part))
+        scores = score(path, parts)
+        return {part: float(scores[part]) for part in parts}
     except (NbdojoError, OSError, ValueError, KeyError) as exc:  # a broken sample or oracle never stops a grade
-        logger.warning("could not score %s on the %s answers: %s", path, part, exc)
-        return math.nan
+        logger.warning("could not score %s: %s", path, exc)
+        return {part: math.nan for part in parts}
 
 
 def anchor_scores(data: CompetitionData, score: Scorer, parts: Sequence[str] = ("public", "private"),
@@ -106,11 +109,8 @@ def anchor_scores(data: CompetitionData, score: Scorer, parts: Sequence[str] = (
     store = _store(data.spec.id)
     parts_scores = _read(store, key)
     if parts_scores is None or any(p not in parts_scores for p in parts):
-        parts_scores = {
-            part: {"dummy": _safe(score, data.sample_submission_path, part),
-                   ORACLE: _safe(score, oracle, part) if oracle is not None else math.nan}
-            for part in parts
-        }
+        dummy, best = _safe(score, data.sample_submission_path, parts), _safe(score, oracle, parts)
+        parts_scores = {part: {"dummy": dummy[part], ORACLE: best[part]} for part in parts}
         _write(store, key, parts_scores)
     _memo[memo_key] = parts_scores
     return parts_scores

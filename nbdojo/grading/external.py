@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,11 @@ def grade_external(competition: CompetitionData, submission_path: str | Path, *,
     submission = validate_external(data, submission_path)
     score = score_external(data, submission, part=part)
     scores = leaderboard_scores(spec, part)
-    dummy, ceiling_score, ceiling_from = scale(
-        data, part, scores, lambda path, p: score_external(data, validate_external(data, path), part=p))
+    def score_file(path: Path, parts: Sequence[str]) -> dict[str, float]:
+        submission = validate_external(data, path)
+        return {p: score_external(data, submission, part=p) for p in parts}
+
+    dummy, ceiling_score, ceiling_from = scale(data, part, scores, score_file)
     return Grade(
         competition=spec.id, metric=spec.metric, higher_is_better=spec.higher_is_better, score=score, part=part,
         position=position(score, scores, spec.higher_is_better), leaderboard_size=int(scores.size),

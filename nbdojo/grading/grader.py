@@ -447,6 +447,7 @@ def grade(
     )
 
 
-def _score_file(data: CompetitionData, path: Path, part: str) -> float:
-    """A trusted file's score (the sample or the oracle submission): the dummy and ceiling of a grade."""
-    return score_submission(data, validate_submission(data, path), part=part)
+def _score_file(data: CompetitionData, path: Path, parts: Sequence[str]) -> dict[str, float]:
+    """A trusted file's scores (the sample or the oracle submission), validated once: a grade's dummy and ceiling."""
+    submission = validate_submission(data, path)
+    return {part: score_submission(data, submission, part=part) for part in parts}
