@@ -180,7 +180,8 @@ def _broken_cases(s: pd.DataFrame) -> dict[str, tuple[Callable[[Path], object] |
         "extra column": (_csv(s.assign(extra=1)), ("unexpected column(s) 'extra'",)),
         "index saved": (_csv(s, index=True), ("index=False",)),
         "duplicated ids": (_csv(pd.concat([s, s.head(3)])), ("3 duplicated id value(s)", "'L000001'")),
-        "missing ids": (_csv(s.iloc[10:]), ("has 9,990 rows but test.csv has 10,000", "10 id(s)", "missing")),
+        "missing ids": (_csv(s.iloc[10:]), (f"has {len(s) - 10:,} rows but test.csv has {len(s):,}", "10 id(s)",
+                                            "missing")),
         "unknown ids": (_csv(s.assign(id=s["id"].where(s.index > 0, "X1"))),
                         ("does not have the ids of test.csv", "not in test.csv", "'X1'")),
         "NaN": (_csv(_with(s, 5, np.nan)), ("1 missing", "NaN")),
@@ -188,7 +189,7 @@ def _broken_cases(s: pd.DataFrame) -> dict[str, tuple[Callable[[Path], object] |
         "infinite": (_csv(_with(s, 2, np.inf)), ("infinite",)),
         "non-numeric": (_csv(_with(s, 4, "high")), ("non-numeric", "'high'")),
         "above one": (_csv(_with(s, 7, 1.5)), ("outside [0, 1]", "1.5", "predict_proba")),
-        "negative": (_csv(s.assign(default=-s["default"])), ("10,000 value(s)", "outside [0, 1]")),
+        "negative": (_csv(s.assign(default=-s["default"])), (f"{len(s):,} value(s)", "outside [0, 1]")),
         "labels as text": (_csv(s.assign(default=np.where(s.index % 2, "yes", "no"))), ("non-numeric",)),
     }
 
