@@ -41,10 +41,11 @@ from nbdojo.competitions.ladder import (
     write_leaderboard,
 )
 from nbdojo.competitions.ladder_cache import EntryCache
-from nbdojo.competitions.ladder_stats import drop_below_dummy, ladder_stats, write_stats
+from nbdojo.competitions.ladder_stats import drop_below_dummy, ladder_stats, read_stats, write_stats
 from nbdojo.competitions.search import ladder_rungs
 from nbdojo.config import nbdojo_home
 from nbdojo.errors import NbdojoError
+from nbdojo.grading import medal_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_SCORES = ROOT / "notebooks" / "scores.json"
@@ -176,6 +177,33 @@ def build_one(spec: CompetitionSpec, *, force_prepare: bool, threads: int | None
         print(f"   WARNING: {spec.id} has only {stats['distinct_scores']} distinct scores (want 100)", flush=True)
 
 
+def add_notebook_only(spec: CompetitionSpec) -> None:
+    """Put the reference notebook's recorded score on the committed ladder without rebuilding it.
+
+    The medal lines and their gaps are recomputed; the noise measured at build time is kept.
+    """
+    row = _notebook_row(spec)
+    stats = read_stats(spec)
+    if row is None or stats is None:
+        print(f"== {spec.id}: {'no notebook score' if row is None else 'no ladder.json'}: nothing to add", flush=True)
+        return
+    board = pd.read_csv(spec.leaderboard_path)
+    board = pd.concat([board[board["entry"] != "notebook"], pd.DataFrame([row])], ignore_index=True)
+    board = drop_below_dummy(board, stats["dummy"], spec)
+    board = board.sort_values(["score", "entry"], ascending=[not spec.higher_is_better, True], kind="stable")
+    board = board.reset_index(drop=True)
+    lines = dict(zip(("gold", "silver", "bronze"), medal_thresholds(board["score"].to_numpy(), spec.higher_is_better),
+                     strict=True))
+    gaps = {"gold_silver": abs(lines["gold"] - lines["silver"]), "silver_bronze": abs(lines["silver"] - lines["bronze"])}
+    stats.update(entries=int(len(board)), distinct_scores=int(board["score"].round(6).nunique()),
+                 medal_lines={k: round(v, 6) for k, v in lines.items()}, gaps={k: round(v, 6) for k, v in gaps.items()},
+                 se_below_half_gaps=bool(stats["se"] < 0.5 * min(gaps.values())))
+    write_leaderboard(board, spec)
+    write_stats(stats, spec)
+    print(f"== {spec.id}: notebook {row['score']:.5f} {'on' if 'notebook' in set(board['entry']) else 'below the dummy, left off'}"
+          f" the ladder ({len(board)} entries)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ids", nargs="*", help="competition ids (default: every built-in competition)")
@@ -191,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-committed", action="store_true",
                         help="take unchanged rungs' rows from the committed leaderboard instead of refitting them "
                              "(only when the data is unchanged; checked on the dummy)")
+    parser.add_argument("--notebooks-only", action="store_true",
+                        help="only put notebooks/scores.json's scores on the committed ladders (no rebuild)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # capped iterations are part of a rung's recipe
@@ -202,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         specs = [get_competition(i) for i in args.ids] or [s for s in list_competitions() if s.layout == "nbdojo"]
         extras = _parse_extra(args.extra)
+        if args.notebooks_only:
+            for spec in specs:
+                add_notebook_only(spec)
+            return 0
         for spec in specs:
             build_one(spec, force_prepare=args.force_prepare, threads=threads,
                       cache_root=args.cache or nbdojo_home() / "ladder-cache", extras=extras,
