@@ -113,8 +113,9 @@ class DojoEnv(gym.Env[str, dict]):
         self._closed = False
         self.agent_name = options.pop("agent", self.agent_name)
         self.model = options.pop("model", self.model)
+        participant = options.pop("participant", None)  # the author of a person's notebook an agent replays
         if options:
-            raise ValueError(f"Unknown reset options: {', '.join(sorted(options))} (known: agent, model).")
+            raise ValueError(f"Unknown reset options: {', '.join(sorted(options))} (known: agent, model, participant).")
         data = self.data
         run = f"s{seed}" if seed is not None else f"r{secrets.token_hex(3)}"  # a seed, or a short random id
         run_dir = records.new_run_folder(self.out_dir, self.competition.id, self.agent_name, run)
@@ -136,6 +137,7 @@ class DojoEnv(gym.Env[str, dict]):
                 "workspace": str(workspace), "sandbox": self.sandbox,
                 "toolbox": self.toolbox.main_packages(),
                 "host": host_record(),  # while ended is null: live if this process runs, else abandoned
+                **({"participant": str(participant)} if participant else {}),
             },
             title=self.competition.title,
         )

@@ -114,7 +114,10 @@ def run_episode(env: DojoEnv, agent: Agent, *, seed: int | None = None, on_step:
     done = 0  # steps finished
     running: _Running | None = None  # the step env.step is carrying out
     try:
-        obs, info = env.reset(seed=seed, options={"agent": agent.name, "model": agent.model})
+        options = {"agent": agent.name, "model": agent.model}
+        if getattr(agent, "participant", None):  # a replayed person's notebook names its author
+            options["participant"] = agent.participant
+        obs, info = env.reset(seed=seed, options=options)
         agent.reset(obs, info)
         reward_total = 0.0
         terminated = truncated = False

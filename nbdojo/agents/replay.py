@@ -3,7 +3,8 @@
 Any notebook works: a person's, or an earlier nbdojo trajectory. Cells nbdojo
 writes itself are skipped (the parameters, setup and scorer cells), as is a
 person's `parameters` / `injected-parameters` cell: the env defines `DATA_DIR`,
-`WORKSPACE`, `SUBMISSION_PATH` and `SEED` itself. Markdown that led to a cell (an
+`WORKSPACE`, `SUBMISSION_PATH` and `SEED` itself. A person's notebook that names its author
+(`metadata.authors`) is recorded as that participant's run. Markdown that led to a cell (an
 nbdojo thought, or a person's notes) is replayed as that cell's thought, and a
 recorded `restart_kernel` step is replayed too, so the new notebook reads like the old one.
 A submission the grader refuses ends the replay with `AgentError` (the notebook is saved up to there).
@@ -61,6 +62,14 @@ def replay_plan(nb: nbformat.NotebookNode) -> tuple[list[dict[str, Any]], str]:
     return plan, submit_path
 
 
+def notebook_author(nb: nbformat.NotebookNode) -> str | None:
+    """The first author named in nbformat's `metadata.authors` ([{"name": ...}]), cut to 80 characters."""
+    authors = nb.metadata.get("authors")
+    first = authors[0] if isinstance(authors, list) and authors else None
+    name = first.get("name") if isinstance(first, dict) else None
+    return name.strip()[:80] or None if isinstance(name, str) else None
+
+
 def _with_thought(action: dict[str, Any], thoughts: list[str]) -> dict[str, Any]:
     if thoughts:
         action["thought"] = "\n\n".join(thoughts)
@@ -83,6 +92,9 @@ class ReplayAgent:
         except Exception as exc:  # nbformat raises several kinds for a file that is not a notebook
             raise ConfigError(f"Cannot read {self.notebook_path} as a notebook: {exc}") from None
         self.cells, self.submit_path = replay_plan(nb)
+        #: A person's notebook (not an nbdojo trajectory) names its author in nbformat's `metadata.authors`;
+        #: the run records it as the participant, and `compare` lists the run as that person's.
+        self.participant = None if "nbdojo" in nb.metadata else notebook_author(nb)
         self._plan: list[dict[str, Any]] = []
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:

@@ -117,6 +117,8 @@ def read_run(path: Path) -> Run | None:
             "competition") or meta.get("replay_of"):
         return None
     human = meta["agent"] == "human"
+    # a person's notebook replayed by nbdojo (`--agent replay:NB`) is that person's run, steps and time as an agent's
+    replayed_person = meta["agent"] == "replay" and isinstance(meta.get("participant"), str) and meta["participant"]
     final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
     if human and not final:
         return None  # a play still in progress: `nbdojo score` makes it a run
@@ -143,6 +145,8 @@ def read_run(path: Path) -> Run | None:
         start, end = _time(meta.get("started")), _time(meta.get("ended"))
         wall = (end - start).total_seconds() if start and end else None
         label = meta["agent"] + (f" · {meta['model']}" if meta.get("model") else "")
+        if replayed_person:
+            label = f"{str(meta['participant'])[:80]} (human)"
     score = _number(final.get("score"))
     state = run_state(meta)
     status = "graded" if score is not None else (state if state in UNFINISHED else "no submission")
@@ -154,7 +158,8 @@ def read_run(path: Path) -> Run | None:
     # HumanRank: 0 without a submission (as the env rewards it), None while live or with no leaderboard
     rank = {"live": None, "abandoned": None, "no submission": 0.0}.get(status, _number(final.get("human_rank")))
     return Run(
-        path=Path(path), competition=meta["competition"], participant=label, kind="human" if human else "agent",
+        path=Path(path), competition=meta["competition"], participant=label,
+        kind="human" if human or replayed_person else "agent",
         status=status, score=score, position=final.get("position"), entries=size + 1 if isinstance(size, int) else None,
         human_rank=rank,
         medal=str(final.get("medal") or "none")[:40], steps=steps, wall_time_s=wall, errors=errors,
