@@ -49,7 +49,7 @@ full = pd.concat([train, test.assign(click=np.nan)], ignore_index=True)
 full["day"] = full["hour"] // 100 % 100
 full["hour_of_day"] = full["hour"] % 100
 for a, b in PAIRS:
-    full[f"{a}+{b}"] = full[a].astype(str) + "_" + full[b].astype(str)
+    full[f"{a}+{b}"] = full.groupby([a, b], sort=False).ngroup()
 KEYS = HASHES + [f"{a}+{b}" for a, b in PAIRS]
 for key in KEYS:
     full[f"{key}_count"] = full.groupby(key)[key].transform("size")
@@ -58,16 +58,22 @@ full["user_day_count"] = full.groupby(["user_id", "day"])["user_id"].transform("
 
 PRIOR = 50.0
 days = sorted(full["day"].unique())
+labelled_days = full["click"].notna()
+day_clicks = full[labelled_days].groupby("day")["click"].agg(["sum", "count"]).reindex(days, fill_value=0)
+base_before = (day_clicks["sum"].cumsum().shift(1) / day_clicks["count"].cumsum().shift(1))  # rate of earlier days
 for key in KEYS:
-    rates = np.full(len(full), np.nan)
-    for day in days[1:]:
-        past = full[full["day"] < day]
-        base = past["click"].mean()
-        stats = past.groupby(key)["click"].agg(["sum", "count"])
-        smoothed = (stats["sum"] + PRIOR * base) / (stats["count"] + PRIOR)
-        rows = (full["day"] == day).to_numpy()
-        rates[rows] = full.loc[rows, key].map(smoothed).fillna(base).to_numpy()
-    full[f"{key}_rate"] = rates
+    # clicks and views of each value per day, summed over the days strictly before each day
+    per_day = full[labelled_days].groupby([key, "day"])["click"].agg(["sum", "count"])
+    clicks = per_day["sum"].unstack("day").reindex(columns=days).fillna(0.0)
+    views = per_day["count"].unstack("day").reindex(columns=days).fillna(0.0)
+    clicks_before = clicks.cumsum(axis=1).shift(1, axis=1).fillna(0.0).stack().rename("clicks_before")
+    views_before = views.cumsum(axis=1).shift(1, axis=1).fillna(0.0).stack().rename("views_before")
+    past = pd.concat([clicks_before, views_before], axis=1)
+    looked_up = past.reindex(pd.MultiIndex.from_arrays([full[key], full["day"]]))
+    base = full["day"].map(base_before).to_numpy()
+    rate = (looked_up["clicks_before"].fillna(0.0).to_numpy() + PRIOR * base) / (
+        looked_up["views_before"].fillna(0.0).to_numpy() + PRIOR)
+    full[f"{key}_rate"] = rate  # NaN on the first day, which has no past
 print(full.shape)
 
 # %% [markdown]
