@@ -55,7 +55,7 @@ def baseline_cli_run(prepared_home: Path, tmp_path_factory: pytest.TempPathFacto
 EPISODE_FIXTURES = {"baseline_cli_run", "baseline_run", "llm_episode", "episode", "arena"}
 #: Competitions whose build takes seconds: tests that build them are in the slow tier.
 SLOW_BUILDS = {"shapes-cv", "review-sentiment", "digits-noisy", "ticket-routing", "product-search", "store-sales",
-               "land-cover", "click-through", "sensor-activity"}
+               "land-cover", "click-through", "sensor-activity", "doctor-visits", "flc-survival", "caravan-insurance"}
 SLOW_BUILDS |= {"flight-delays", "tweet-source", "ames-housing", "hotel-rates"}  # real data, refitted at build time
 
 
