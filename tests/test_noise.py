@@ -32,7 +32,7 @@ def _case(name: str, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     if name == "accuracy/strings":
         y = np.array(["cat", "dog", "eel"])[rng.integers(0, 3, n)]
         return y, np.where(rng.random(n) < 0.7, y, "cat")
-    if name == "map@5":
+    if name.startswith("map@"):
         items = list("ABCDEFGH")
         truth = [" ".join(rng.choice(items, 2, replace=False)) for _ in range(n)]
         return np.array(truth), np.array([" ".join(rng.choice(items, 5, replace=False)) for _ in range(n)])
