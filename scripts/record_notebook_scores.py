@@ -65,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for the runs (default: a temporary one)")
     args = parser.parse_args(argv)
     ids = args.ids or sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    scores = json.loads(SCORES.read_text()) if SCORES.is_file() else {}
     out = args.out or Path(tempfile.mkdtemp(prefix="nbdojo-notebook-scores-"))
     failed = 0
     for competition in ids:
@@ -74,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"{competition}: FAILED {got['error']}", file=sys.stderr)
             continue
+        scores = json.loads(SCORES.read_text()) if SCORES.is_file() else {}  # as it is now: another run may have written
         scores[competition] = {"score": round(got["score"], 6), "public_score": None if got["public_score"] is None
                                else round(got["public_score"], 6)}
         SCORES.write_text(json.dumps(dict(sorted(scores.items())), indent=2) + "\n")
