@@ -139,12 +139,14 @@ def test_run_json_prints_one_object_then_a_list_for_a_batch(prepared_home, tmp_p
     import json
 
     keys = {"competition", "agent", "model", "seed", "score", "metric", "human_rank", "medal", "position",
-            "leaderboard_size", "notebook", "steps", "status", "duration_s", "error"}
+            "leaderboard_size", "normalized_score", "standard_error", "notebook", "steps", "status", "duration_s",
+            "error"}
     proc = nbdojo("run", "penguins", "--agent", "baseline", "--seed", "3", "--out", str(tmp_path / "one"), "--json")
     assert proc.returncode == 0, proc.stderr
     one = json.loads(proc.stdout)
     assert set(one) == keys and one["status"] == "finished" and one["seed"] == 3 and one["steps"] == 3 + CELLS
     assert one["competition"] == "penguins" and one["medal"] and 0 < one["human_rank"] <= 1
+    assert one["normalized_score"] > 0 and 0 < one["standard_error"] < 0.1  # above the sample; a real error
     nb = nbformat.read(one["notebook"], as_version=4)
     assert nb.metadata["nbdojo"]["final"]["score"] == pytest.approx(one["score"])
     assert "submit" in proc.stderr  # the progress, on stderr

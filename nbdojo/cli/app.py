@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,9 +279,9 @@ def run(
     workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
                                  "stderr): {competition, agent, model, seed, score, metric, human_rank, medal, "
-                                 "position, leaderboard_size, notebook, steps, status, duration_s, error}; status "
-                                 "is finished, truncated (a budget ended it), failed or interrupted; score is null "
-                                 "without a valid submission. With --episodes N: a list of them, in seed order."),
+                                 "position, leaderboard_size, normalized_score, standard_error, notebook, steps, "
+                                 "status, duration_s, error}; status is finished, truncated (a budget ended it), "
+                                 "failed or interrupted; score is null without a valid submission. With --episodes N: a list of them, in seed order."),
 ) -> None:
     """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
     from nbdojo.env import DojoEnv
@@ -416,6 +417,11 @@ def _progress(to: Console | None = None) -> Progress:
                     TimeElapsedColumn(), console=to or console, transient=True)
 
 
+def _finite_or_none(value: Any) -> float | None:
+    """A number JSON can hold: NaN and infinities (no error for an added competition, say) become null."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
 def _episode_json(data: dict[str, Any]) -> dict[str, Any]:
     """`nbdojo run --json`: one episode (an `EpisodeResult` or `EpisodeFailure` as a dict) in a fixed shape."""
     final = data.get("final") or {}
@@ -426,7 +432,9 @@ def _episode_json(data: dict[str, Any]) -> dict[str, Any]:
     return {"competition": data.get("competition"), "agent": data.get("agent"), "model": data.get("model"),
             "seed": data.get("seed"), "score": data.get("score"), "metric": final.get("metric"),
             "human_rank": data.get("human_rank"), "medal": data.get("medal"), "position": data.get("position"),
-            "leaderboard_size": final.get("leaderboard_size"), "notebook": data.get("notebook"),
+            "leaderboard_size": final.get("leaderboard_size"),
+            "normalized_score": _finite_or_none(final.get("normalized_score")),
+            "standard_error": _finite_or_none(final.get("standard_error")), "notebook": data.get("notebook"),
             "steps": data.get("steps"), "status": status, "duration_s": data.get("duration_s"),
             "error": data.get("error")}
 
