@@ -428,6 +428,11 @@ def build_ladder(
     if rungs is None:
         rungs = reference_rungs(data)
     rungs = list(rungs) if rungs is not None else default_rungs(features())
+    extra_entries = list(extra_entries)
+    names = [r.name for r in rungs] + [name for name, _ in extra_entries]
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise NbdojoError(f"ladder for {spec.id!r} names an entry twice: {', '.join(twice)}")
     extras = list(extra_entries)
     total = len(rungs) + len(extras)
     rows: list[dict[str, object]] = []

@@ -33,4 +33,5 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
     searched = [dataclasses.replace(r, name=f"careful_{r.name}", method=f"{r.method}, without the leaky column",
                                     drop=LEAK, blend=tuple(f"careful_{b}" for b in r.blend))
                 for r in dense_rungs(ladder.Features.from_data(data, drop=LEAK))[1:]]
-    return standard + careful + searched
+    taken = {r.name for r in careful}
+    return standard + careful + [r for r in searched if r.name not in taken]

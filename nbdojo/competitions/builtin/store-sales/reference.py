@@ -166,7 +166,9 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
         out.append(ladder.Rung(f"tabular_{name}", f"{rung.method} (all columns, as given)", rung.features,
                                rung.make, fraction=rung.fraction, seed=rung.seed))
     for rung in dense_rungs(ladder.Features.from_data(data), max_rows=30_000):  # a first tabular attempt, searched
-        if rung.name.startswith(("linear_onehot_dates", "tree_depth", "hgb_lr", "forest")) and not rung.blend:
+        taken = {r.name for r in out}
+        if rung.name.startswith(("linear_onehot_dates", "tree_depth", "hgb_lr", "forest")) and not rung.blend \
+                and f"tabular_{rung.name}" not in taken:
             out.append(ladder.Rung(f"tabular_{rung.name}", f"{rung.method} (all columns, as given)", rung.features,
                                    rung.make, fraction=rung.fraction, seed=rung.seed))
     out.append(ladder.Rung("tabular_hgb_no_transactions", "hist gradient boosting, without store_transactions",
