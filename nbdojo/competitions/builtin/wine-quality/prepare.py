@@ -17,7 +17,7 @@ import pandas as pd
 from nbdojo.competitions.prepare_kit import test_mask, write_csv, write_oracle
 
 N_TRAIN = 5_000
-N_TEST = 2_500
+N_TEST = 30_000
 ID = "id"
 TARGET = "quality"
 
