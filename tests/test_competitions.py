@@ -341,7 +341,7 @@ def test_cli_show_prepare_and_leaderboard(prepared_home: Path) -> None:
 
     runner, env = CliRunner(), {"COLUMNS": "220"}
     shown = runner.invoke(app, ["competitions", "show", COMP], env=env)
-    assert shown.exit_code == 0 and "roc_auc (higher is better)" in shown.output and "40k/10k" in shown.output
+    assert shown.exit_code == 0 and "roc_auc (higher is better)" in shown.output and "40k/30k" in shown.output
     prepared = runner.invoke(app, ["competitions", "prepare", COMP], env=env)
     assert prepared.exit_code == 0 and f"✓ {COMP}" in prepared.output  # already built: verified, not rebuilt
     board = runner.invoke(app, ["competitions", "leaderboard", COMP, "--top", "5"], env=env)

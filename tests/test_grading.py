@@ -13,6 +13,7 @@ import pytest
 from sklearn import metrics as skm
 
 from nbdojo.competitions import ladder
+from nbdojo.competitions.search import dense_rungs
 from nbdojo.competitions import CompetitionData
 from nbdojo.errors import ConfigError, SubmissionError
 from nbdojo.grading import (
@@ -277,14 +278,15 @@ def test_committed_leaderboard(loan_default_data: CompetitionData) -> None:
     assert board["score"].is_monotonic_decreasing
     scores = board.set_index("entry")["score"]
     assert scores["constant"] == 0.5
-    assert 0.68 <= scores["linear_numeric"] <= 0.72
-    assert 0.78 <= scores["hgb_100pct"] <= 0.82 and scores.max() < 0.9
+    assert 0.68 <= scores["linear_numeric_c1_100pct"] <= 0.74
+    assert 0.78 <= scores["hgb_native_100pct"] <= 0.82 and scores.max() < 0.9
 
 
 def test_ladder_rungs_reproduce_the_committed_scores(loan_default_data: CompetitionData) -> None:
     """Guards against a stale leaderboard.csv after the data generator changes."""
     features = ladder.Features.from_data(loan_default_data)
-    rungs = [r for r in ladder.default_rungs(features) if r.name in ("constant", "linear_numeric", "tree_depth_3")]
+    rungs = [r for r in dense_rungs(features) if r.name in ("constant", "linear_numeric_c1_100pct", "tree_depth_3")]
+    assert len(rungs) == 3
     rebuilt = ladder.build_ladder(loan_default_data, rungs=rungs, threads=1).set_index("entry")["score"]
     committed = load_leaderboard(loan_default_data.spec).set_index("entry")["score"]
     for name, score in rebuilt.items():
