@@ -77,7 +77,7 @@ def test_list_and_get() -> None:
     assert spec.id_column == "id" and spec.target_columns == ("default",)
     assert spec.public_fraction == 0.3 and spec.source == "seeded synthetic generator (nbdojo)"
     assert spec.folder.name == COMP and spec.leaderboard_path == spec.folder / "leaderboard.csv"
-    assert spec.extra["rows"] == {"train": 40000, "test": 10000}
+    assert spec.extra["rows"] == {"train": 40000, "test": 30000}
     assert "ROC" in spec.description and "## Submission format" in spec.description
 
 
