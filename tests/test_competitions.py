@@ -228,7 +228,7 @@ def test_loan_default_shape_missingness_and_imbalance(loan_default_data: Competi
     train = pd.read_csv(loan_default_data.train_path)
     test = pd.read_csv(loan_default_data.test_path)
     sample = pd.read_csv(loan_default_data.sample_submission_path)
-    assert train.shape == (40_000, 24) and test.shape == (10_000, 23)
+    assert train.shape == (40_000, 24) and test.shape == (30_000, 23)
     assert "default" not in test.columns and list(sample.columns) == ["id", "default"]
     assert set(train.columns) - set(test.columns) == {"default"}
     assert train["id"].str.fullmatch(r"L\d{6}").all() and not set(train["id"]) & set(test["id"])
@@ -253,7 +253,7 @@ def test_answers_have_a_seeded_public_private_split(loan_default_data: Competiti
     assert list(answers.columns) == ["id", "default", "Usage"]
     assert set(answers["id"]) == set(test["id"]) and answers["id"].is_unique
     assert set(answers["default"]) == {0, 1}
-    assert answers["Usage"].value_counts().to_dict() == {"Private": 7000, "Public": 3000}
+    assert answers["Usage"].value_counts().to_dict() == {"Private": 21000, "Public": 9000}
     public = answers[answers["Usage"] == "Public"]
     assert abs(public["default"].mean() - answers["default"].mean()) < 0.03
 
