@@ -56,7 +56,8 @@ for name in NAMES:
         found[name] = "imported"
     except ImportError as exc:
         found[name] = type(exc).__name__
-print("PROBE" + json.dumps({"found": found, "masked": {p: (os.listdir(p) if os.path.isdir(p) else None) for p in MASKED}}))
+masked = {p: (os.listdir(p) if os.path.isdir(p) else None) for p in MASKED}
+print("PROBE" + json.dumps({"found": found, "masked": masked}))
 """
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from nbdojo.kernel.toolbox import find_toolbox
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.kernel
 
@@ -44,7 +46,8 @@ def _pip_has_python_flag() -> bool:
 
 
 def _run(python: Path, *args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NBDOJO_COMPETITIONS_DIR")}
+    hidden = ("PYTHONPATH", "NBDOJO_COMPETITIONS_DIR", "NBDOJO_KERNEL_ENV")
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env["NBDOJO_HOME"], env["COLUMNS"] = str(home), "200"
     return subprocess.run([str(python), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
@@ -67,8 +70,13 @@ def test_installed_nbdojo_lists_competitions_and_runs_a_sandboxed_episode(instal
     assert listing.returncode == 0, listing.stderr
     builtin = sorted(p.parent.name for p in (REPO / "nbdojo" / "competitions" / "builtin").glob("*/competition.yaml"))
     assert len(builtin) >= 15 and all(cid in listing.stdout for cid in builtin), listing.stdout
+    # No toolbox yet (a pip user before `nbdojo toolbox build`): one line saying how to get one, nothing run.
+    bare = _run(installed, "-m", "nbdojo", "run", "penguins", "--out", "runs", cwd=elsewhere, home=tmp_path / "home")
+    assert bare.returncode == 1 and "nbdojo toolbox build" in bare.stderr and not (elsewhere / "runs").exists(), \
+        bare.stdout + bare.stderr
+    # With one (this checkout's, named as a user names their own): a sandboxed episode in it.
     run = _run(installed, "-m", "nbdojo", "run", "penguins", "--agent", "baseline", "--out", "runs", "--seed", "0",
-               cwd=elsewhere, home=tmp_path / "home")
+               "--kernel-env", str(find_toolbox().path), cwd=elsewhere, home=tmp_path / "home")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "HumanRank" in run.stdout
     notebook = re.search(r"notebook (\S+\.ipynb)", run.stdout).group(1)

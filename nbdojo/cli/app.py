@@ -281,7 +281,8 @@ def run(
                                  "stderr): {competition, agent, model, seed, score, metric, human_rank, medal, "
                                  "position, leaderboard_size, normalized_score, standard_error, notebook, steps, "
                                  "status, duration_s, error}; status is finished, truncated (a budget ended it), "
-                                 "failed or interrupted; score is null without a valid submission. With --episodes N: a list of them, in seed order."),
+                                 "failed or interrupted; score is null without a valid submission. With --episodes "
+                                 "N: a list of them, in seed order."),
 ) -> None:
     """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
     from nbdojo.env import DojoEnv

@@ -159,7 +159,8 @@ def find_toolbox(path: str | os.PathLike[str] | None = None, *, check: bool = Tr
                   site_packages=site, masked=base_site)
     if check:
         if "ipykernel" not in box.packages():
-            raise ToolboxError(f"the agent's toolbox at {root} has no ipykernel, so no kernel can start in it: {_HINT}.")
+            raise ToolboxError(f"the agent's toolbox at {root} has no ipykernel, so no kernel can start in it: "
+                               f"{_HINT}.")
         bad = box.forbidden()
         if bad:
             raise ToolboxError(f"the agent's toolbox at {root} holds {', '.join(bad)}, which the agent must not "
