@@ -274,3 +274,17 @@ def test_hostile_notebooks_are_read_without_failing(tmp_path):
     render_html(runs, tmp_path / "report.html")
     assert (tmp_path / "report.html").is_file()
     assert summary_table(runs, width=80)
+
+
+def test_a_participant_named_in_markup_or_escape_codes_is_shown_as_plain_text(tmp_path, home):
+    """A person's notebook names its author: `[/]` must not crash the table, nor an escape code reach the terminal."""
+    from rich.console import Console
+
+    name = "[/][link=file:///etc/shadow]click\x1b[2J\x07[/link]"
+    person_run(tmp_path, name, final(0.8, 0.5, "bronze"))
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    for table in summary_table(collect([tmp_path])):
+        console.print(table)
+    text = console.export_text()
+    assert "[/][link=file:///etc/shadow]click[2J[/link] (human)" in text.replace("\n", "")
+    assert "\x1b" not in console.export_text(styles=False) and "\x07" not in text

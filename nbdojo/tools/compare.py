@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -317,10 +318,15 @@ OPTIONAL_COLUMNS = ("wall time", "errors", "tokens", "cost", "mean steps", "posi
 TEXT_COLUMNS = ("participant", "medal", "competition", "why", "claimed medal")
 
 
+#: Control characters (escape sequences start with one), never written to a terminal from a notebook's text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _terminal_table(title: str, columns: list[str], rows: list[tuple[list[str], str | None]], width: int | None,
                     **style: Any) -> Any:
     """A rich table that fits `width`: optional columns go first, names fold, numbers are never cut."""
     from rich.table import Table
+    from rich.text import Text
 
     keep = list(range(len(columns)))
     if width is not None:
@@ -335,8 +341,8 @@ def _terminal_table(title: str, columns: list[str], rows: list[tuple[list[str], 
         text = columns[i] in TEXT_COLUMNS
         table.add_column(columns[i], justify="left" if text else "right", no_wrap=not text,
                          overflow="fold" if text else "ellipsis")
-    for row, row_style in rows:
-        table.add_row(*(row[i] for i in keep), style=row_style)
+    for row, row_style in rows:  # plain text: a name from a notebook is never rich markup or a terminal code
+        table.add_row(*(Text(_CONTROL.sub("", row[i])) for i in keep), style=row_style)
     return table
 
 
