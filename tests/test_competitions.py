@@ -398,3 +398,18 @@ def test_prepare_reports_what_it_writes(tmp_path: Path, monkeypatch: pytest.Monk
     rows = sum(len(p.read_text().splitlines()) - 1 for p in
                [*prepared.public_dir.glob("*.csv"), *prepared.private_dir.glob("*.csv")])
     assert heard[-1] == f"5 files, {rows:,} rows"  # train, test, sample; answers and oracle
+
+
+def test_data_built_from_an_older_recipe_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prepare.py that changed (an nbdojo upgrade) makes the prepared data stale: it is built again on use."""
+    monkeypatch.setenv("NBDOJO_HOME", str(tmp_path / "home"))
+    spec = toy_spec(tmp_path)
+    prepare(spec)
+    assert is_prepared(spec)
+    (spec.folder / "reference.py").write_text("# reference solutions do not change the data\n")
+    assert is_prepared(spec)
+    spec.prepare_path.write_text(TOY_PREPARE.replace("range(10)})", "[v * 2 for v in range(10)]})"))
+    assert not is_prepared(spec)
+    data = prepare(spec)
+    assert is_prepared(spec)
+    assert list(pd.read_csv(data.answers_path)["y"])[:3] == [0, 2, 4]

@@ -48,9 +48,41 @@ def _checksums_path(spec: CompetitionSpec) -> Path:
         return nbdojo_home() / "external" / spec.id / CHECKSUMS_FILE
     return data_dir(spec) / CHECKSUMS_FILE
 
+#: What a built-in competition's data is made from besides its own folder: the shared build helpers.
+_SHARED_RECIPE = ("prepare_kit.py", "resample.py", "neighbours.py")
+#: Files of a competition's folder that do not change its data (the ladder, the page, reference solutions).
+_NOT_RECIPE = {"leaderboard.csv", "ladder.json", "description.md", "reference.py"}
+
+
+def recipe_digest(spec: CompetitionSpec) -> str:
+    """A hash of what builds the data (prepare.py, competition.yaml, fitted models, the shared helpers):
+    data built from another recipe (an older nbdojo's) is stale, whatever its checksums say."""
+    digest = hashlib.sha256()
+    folder = spec.folder
+    inputs = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name not in _NOT_RECIPE
+              and not p.name.startswith(".") and p.suffix != ".pyc"] if folder.is_dir() else []
+    inputs += [Path(__file__).with_name(name) for name in _SHARED_RECIPE]
+    for path in inputs:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def is_prepared(spec: CompetitionSpec) -> bool:
-    """True once a build finished (checksums are recorded last); does not hash the files."""
-    return _checksums_path(spec).is_file()
+    """True once a build from the current recipe finished (checksums are recorded last); does not hash the data."""
+    path = _checksums_path(spec)
+    if not path.is_file():
+        return False
+    if spec.data_root is not None:  # prepared elsewhere: nbdojo has no recipe for it
+        return True
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if recorded != recipe_digest(spec):
+        logger.info("competition %s was prepared from another recipe (an older prepare.py): it is rebuilt", spec.id)
+        return False
+    return True
 
 def _data(spec: CompetitionSpec, root: Path) -> CompetitionData:
     return CompetitionData(spec=spec, public_dir=root / "public", private_dir=root / "private")
@@ -192,7 +224,7 @@ def _build(spec: CompetitionSpec, root: Path, on_progress: Callable[[str], None]
             path.relative_to(tmp).as_posix(): _sha256(path)
             for path in sorted(tmp.rglob("*")) if path.is_file()
         }
-        record = {"competition": spec.id, "split_seed": spec.split_seed, "files": files}
+        record = {"competition": spec.id, "split_seed": spec.split_seed, "recipe": recipe_digest(spec), "files": files}
         (tmp / CHECKSUMS_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         for path in tmp.rglob("*"):
             if path.is_file():
