@@ -70,3 +70,7 @@ class InvalidActionError(NbdojoError, ValueError):
 
 class AgentError(NbdojoError):
     """An agent failed in a way the episode cannot recover from (e.g. no server reachable)."""
+
+
+class MissingExtraError(NbdojoError, ImportError):
+    """An optional integration's package is not installed; the message names the extra that brings it."""
