@@ -55,3 +55,17 @@ def test_labels_are_scored_by_class_probabilities() -> None:
     new = resample(source, ["x", "z"], ["label"], 1, k=5, donors=20)
     agree = np.mean(new["label"].to_numpy() == np.where(new["x"] > 0, "up", "down"))
     assert 0.7 < agree < 0.98
+
+
+def test_rounds_draw_more_rows_of_the_same_population() -> None:
+    source = _table(n=600)
+    new = resample(source, ["x", "z", "kind"], ["y"], 2, categorical=["kind"], k=10, donors=40, rounds=3)
+    assert len(new) == 3 * len(source)
+    rounds = [new.iloc[r * len(source):(r + 1) * len(source)].reset_index(drop=True) for r in range(3)]
+    for part in rounds:  # row j of each round is source row j moved towards a neighbour, with a fresh answer
+        assert np.corrcoef(part["x"], source["x"])[0, 1] > 0.9
+        assert np.corrcoef(part["x"], part["y"])[0, 1] > 0.6
+    assert not rounds[0]["x"].equals(rounds[1]["x"]) and not rounds[1]["y"].equals(rounds[2]["y"])
+    assert set(new["y"]) <= set(source["y"])
+    with pytest.raises(ValueError, match="rounds"):
+        resample(source, ["x"], ["y"], 0, rounds=0)

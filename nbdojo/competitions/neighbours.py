@@ -40,8 +40,9 @@ def feature_space(frame: pd.DataFrame, categorical: Sequence[str] = ()) -> np.nd
 def _scores(points: np.ndarray, y: np.ndarray, new_points: np.ndarray, rng: np.random.Generator,
             folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold scores for the source rows, and for each new row from its own features by the models that
-    never saw its base row (which has the same index): the mean of a booster's and a ridge's predictions of
-    `y` (numbers, as (rows, 1)), or a ridge's predictions of its one-hot classes (labels, (rows, classes))."""
+    never saw its base row (new row j has base row j % len(points)): the mean of a booster's and a ridge's
+    predictions of `y` (numbers, as (rows, 1)), or a ridge's predictions of its one-hot classes (labels,
+    (rows, classes))."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import Ridge
 
@@ -49,7 +50,8 @@ def _scores(points: np.ndarray, y: np.ndarray, new_points: np.ndarray, rng: np.r
     classes, codes = np.unique(y, return_inverse=True) if labels else (None, None)
     width = len(classes) if labels else 1
     fold = rng.permutation(len(y)) % folds
-    source, new = np.zeros((len(y), width)), np.zeros((len(y), width))
+    new_fold = np.tile(fold, len(new_points) // len(y))
+    source, new = np.zeros((len(y), width)), np.zeros((len(new_points), width))
     for k in range(folds):
         held, seed = fold == k, int(rng.integers(2**31))
         common = {"learning_rate": 0.05, "min_samples_leaf": 60, "random_state": seed}
@@ -64,18 +66,14 @@ def _scores(points: np.ndarray, y: np.ndarray, new_points: np.ndarray, rng: np.r
 
             def predict(rows: np.ndarray) -> np.ndarray:
                 return ((boosted.predict(rows) + linear.predict(rows)) / 2)[:, None]
-        source[held], new[held] = predict(points[held]), predict(new_points[held])
+        source[held], new[new_fold == k] = predict(points[held]), predict(new_points[new_fold == k])
     return source, new
 
 
-def _one_group(frame: pd.DataFrame, features: list[str], targets: list[str], categorical: Sequence[str],
-               integer: Sequence[str], rng: np.random.Generator, k: int, donors: int,
-               score_target: np.ndarray) -> pd.DataFrame:
-    n = len(frame)
-    k, donors = max(1, min(k, n - 1)), max(1, min(donors, n))
-    points = feature_space(frame[features], categorical)
-    tree = cKDTree(points)
-    neighbours = tree.query(points, k=k + 1)[1][:, 1:]  # without the row itself
+def _moved(frame: pd.DataFrame, neighbours: np.ndarray, features: list[str], categorical: Sequence[str],
+           integer: Sequence[str], rng: np.random.Generator) -> pd.DataFrame:
+    """Each row moved a random share of the way towards one of its `neighbours` (one round)."""
+    n, k = neighbours.shape
     partner = neighbours[np.arange(n), rng.integers(0, k, n)]
     share = rng.random(n)  # how far each new row moves towards its partner
     out = frame.reset_index(drop=True).copy()
@@ -90,10 +88,23 @@ def _one_group(frame: pd.DataFrame, features: list[str], targets: list[str], cat
         if column in integer:
             mixed = np.floor(mixed + rng.random(n))  # stochastic rounding keeps the mean
         out[column] = mixed
+    return out
+
+
+def _one_group(frame: pd.DataFrame, features: list[str], targets: list[str], categorical: Sequence[str],
+               integer: Sequence[str], rng: np.random.Generator, k: int, donors: int,
+               score_target: np.ndarray, rounds: int) -> pd.DataFrame:
+    n = len(frame)
+    k, donors = max(1, min(k, n - 1)), max(1, min(donors, n))
+    points = feature_space(frame[features], categorical)
+    tree = cKDTree(points)
+    neighbours = tree.query(points, k=k + 1)[1][:, 1:]  # without the row itself
+    out = pd.concat([_moved(frame, neighbours, features, categorical, integer, rng) for _ in range(rounds)],
+                    ignore_index=True)
     both = feature_space(pd.concat([frame[features], out[features]], ignore_index=True), categorical)
     source_score, new_score = _scores(both[:n], score_target, both[n:], rng)
-    pool = cKDTree(source_score).query(new_score, k=donors)[1].reshape(n, -1)
-    donor = pool[np.arange(n), rng.integers(0, pool.shape[1], n)]
+    pool = cKDTree(source_score).query(new_score, k=donors)[1].reshape(len(out), -1)
+    donor = pool[np.arange(len(out)), rng.integers(0, pool.shape[1], len(out))]
     for column in targets:
         out[column] = frame[column].to_numpy()[donor]
     return out
@@ -101,21 +112,27 @@ def _one_group(frame: pd.DataFrame, features: list[str], targets: list[str], cat
 
 def resample(frame: pd.DataFrame, features: Sequence[str], targets: Sequence[str], seed: int, *,
              categorical: Sequence[str] = (), integer: Sequence[str] = (), group: str | None = None,
-             score_target: str | None = None, k: int = 10, donors: int = 50) -> pd.DataFrame:
-    """One new row per source row (see the module's docstring), within each `group` (e.g. a year) if given.
+             score_target: str | None = None, k: int = 10, donors: int = 50, rounds: int = 1) -> pd.DataFrame:
+    """`rounds` new rows per source row (see the module's docstring), within each `group` (e.g. a year) if given.
 
     Columns outside `features` and `targets` (and the group) keep the base row's value; `integer`
     columns are rounded stochastically after interpolation; `targets` move together, from one donor
     drawn among the `donors` rows with the closest out-of-fold score of `score_target` (a column of
     numbers, or of labels: then the score is the vector of class probabilities; the first target when None).
+    Each round redraws every row afresh (its own partner, share and donor; the same fitted score
+    models): more rows of the same population, which is how a real competition's small test set grows
+    until its score's noise is small. Rows come group by group, within a group round by round, and
+    within a round in the group's row order (without groups, new row j comes from source row j % len(frame)).
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, not {rounds}")
     rng = np.random.default_rng(seed)
     features, targets = list(features), list(targets)
     scored = score_target or targets[0]
 
     def one(part: pd.DataFrame) -> pd.DataFrame:
-        return _one_group(part, features, targets, categorical, integer, rng, k, donors,
-                          part[scored].to_numpy())
+        return _one_group(part, features, targets, categorical, integer, rng, k, donors, part[scored].to_numpy(),
+                          rounds)
 
     if group is None:
         return one(frame)
