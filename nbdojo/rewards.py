@@ -1,0 +1,72 @@
+"""How an episode's steps are rewarded: the reward mode a `DojoEnv` is made with (`reward=`).
+
+- `final` (the default): 0 at every step but the last, which gets the episode's HumanRank (the
+  fraction of the leaderboard beaten; 0 without a valid submission). An episode's return is in [0, 1].
+- `public_delta`: `final`, plus, at each `validate` that reports a public score, the improvement of the
+  best public score so far, normalized as a grade is (0 = the sample submission, 1 = the ceiling; see
+  `nbdojo.grading.ceiling`) and clipped to [0, 1]: `max(0, min(1, n) - best)`, `best` starting at 0.
+  The improvements telescope to the best clipped public score reached, so they sum to at most 1: the
+  return is in [0, 2]. Validating the same file again, or a worse file and then the best one again,
+  earns nothing. A competition without a scale (its normalized score is n/a) earns no improvements.
+- `shaped`: `public_delta`, plus small penalties by a step's status: `invalid` (an invalid action, or
+  a submission that fails validation) -0.01, `error` (the cell raised, or nbdojo could not carry the
+  action out) -0.01, `timeout`, `died` and `oom` -0.02. Penalties stop at -0.25 per episode: the return
+  is in [-0.25, 2].
+
+Each step's reward is kept on its cell (`metadata.nbdojo.reward`) and the mode and return on the
+notebook (`metadata.nbdojo.reward = {mode, return}`); `nbdojo export --format rl` carries both.
+A leaf but for nbdojo's errors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nbdojo.errors import ConfigError
+
+__all__ = ["DEFAULT_MODE", "MODES", "PENALTIES", "PENALTY_CAP", "EpisodeRewards", "check_mode"]
+
+MODES = ("final", "public_delta", "shaped")
+DEFAULT_MODE = "final"
+#: The `shaped` mode's penalty for a step, by its status.
+PENALTIES = {"invalid": 0.01, "error": 0.01, "timeout": 0.02, "died": 0.02, "oom": 0.02}
+#: The most the penalties take from one episode, all together.
+PENALTY_CAP = 0.25
+
+
+def check_mode(mode: Any) -> str:
+    """The mode, or a one-line ConfigError naming the valid ones."""
+    if mode not in MODES:
+        raise ConfigError(f"Unknown reward mode {mode!r}; use one of: {', '.join(MODES)}.")
+    return mode
+
+
+class EpisodeRewards:
+    """One episode's rewards under a mode: the env reports each step, this says what it earns."""
+
+    def __init__(self, mode: str = DEFAULT_MODE):
+        self.mode = check_mode(mode)
+        self.best_public = 0.0  # the best clipped public normalized score so far; the sample submission's is 0
+        self.penalties = 0.0
+        self.total = 0.0
+
+    def step(self, *, status: str, final: float = 0.0, public_normalized: float | None = None) -> float:
+        """The reward of one step. `final`: the episode's terminal reward (HumanRank) when this step ended
+        it, else 0; `public_normalized`: the public normalized score a `validate` reported, if any."""
+        reward = float(final)
+        if self.mode != "final" and public_normalized is not None and math.isfinite(public_normalized):
+            level = min(1.0, max(0.0, float(public_normalized)))
+            if level > self.best_public:
+                reward += level - self.best_public
+                self.best_public = level
+        if self.mode == "shaped":
+            cost = min(PENALTIES.get(status, 0.0), PENALTY_CAP - self.penalties)
+            self.penalties += cost
+            reward -= cost
+        self.total += reward
+        return reward
+
+    def record(self) -> dict[str, Any]:
+        """What the notebook keeps: the mode and the return so far."""
+        return {"mode": self.mode, "return": self.total}

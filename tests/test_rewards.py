@@ -1,0 +1,96 @@
+"""Reward modes: `final` (HumanRank at the end), `public_delta` (+ public improvements), `shaped` (+ penalties)."""
+
+from __future__ import annotations
+
+import random
+
+import nbformat
+import pytest
+
+from nbdojo.env import DojoEnv
+from nbdojo.errors import ConfigError
+from nbdojo.rewards import PENALTY_CAP, EpisodeRewards, check_mode
+
+
+def test_final_pays_only_the_terminal_reward():
+    rewards = EpisodeRewards("final")
+    assert rewards.step(status="ok", public_normalized=0.8) == 0.0
+    assert rewards.step(status="error") == 0.0
+    assert rewards.step(status="ok", final=0.7) == 0.7
+    assert rewards.record() == {"mode": "final", "return": 0.7}
+
+
+def test_public_delta_cannot_be_farmed_by_validating_again_or_oscillating():
+    rewards = EpisodeRewards("public_delta")
+    assert rewards.step(status="ok", public_normalized=0.4) == pytest.approx(0.4)
+    assert rewards.step(status="ok", public_normalized=0.4) == 0.0  # the same file again
+    assert rewards.step(status="ok", public_normalized=0.1) == 0.0  # worse...
+    assert rewards.step(status="ok", public_normalized=0.4) == 0.0  # ...then the best one again
+    assert rewards.step(status="ok", public_normalized=0.5) == pytest.approx(0.1)
+    assert rewards.step(status="ok", public_normalized=float("nan")) == 0.0  # no scale: nothing
+    assert rewards.total == pytest.approx(0.5)
+
+
+def test_public_delta_and_shaped_returns_stay_within_their_documented_bounds():
+    rng = random.Random(0)
+    for mode, low, high in (("public_delta", 0.0, 2.0), ("shaped", -PENALTY_CAP, 2.0)):
+        for _ in range(200):
+            rewards = EpisodeRewards(mode)
+            for _ in range(rng.randint(1, 60)):
+                rewards.step(status=rng.choice(["ok", "error", "invalid", "timeout", "died"]),
+                             public_normalized=rng.uniform(-3, 3) if rng.random() < 0.5 else None)
+            rewards.step(status="ok", final=rng.random())
+            assert low - 1e-9 <= rewards.total <= high + 1e-9
+
+
+def test_shaped_penalises_invalid_actions_and_errors_up_to_a_cap():
+    rewards = EpisodeRewards("shaped")
+    assert rewards.step(status="invalid") == pytest.approx(-0.01)
+    assert rewards.step(status="timeout") == pytest.approx(-0.02)
+    assert rewards.step(status="ok") == 0.0
+    for _ in range(100):
+        rewards.step(status="died")
+    assert rewards.total == pytest.approx(-PENALTY_CAP)
+    assert rewards.step(status="error", public_normalized=0.3) == pytest.approx(0.3)
+
+
+def test_a_bad_mode_is_one_line():
+    with pytest.raises(ConfigError, match=r"^Unknown reward mode 'dense'; use one of: final, public_delta, shaped\.$"):
+        check_mode("dense")
+    with pytest.raises(ConfigError, match="Unknown reward mode"):
+        DojoEnv("loan-default", reward="dense")
+
+
+WRITE = (
+    "import numpy as np, pandas as pd\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "train, test = pd.read_csv(f'{DATA_DIR}/train.csv'), pd.read_csv(f'{DATA_DIR}/test.csv')\n"
+    "cols = [c for c in test.columns if c != 'id' and pd.api.types.is_numeric_dtype(test[c])]\n"
+    "model = LogisticRegression(max_iter=300).fit(train[cols].fillna(0), train['default'])\n"
+    "good = model.predict_proba(test[cols].fillna(0))[:, 1]\n"
+    "pd.DataFrame({'id': test['id'], 'default': good}).to_csv('good.csv', index=False)\n"
+    "pd.DataFrame({'id': test['id'], 'default': 1 - good}).to_csv('bad.csv', index=False)\n"
+)
+
+
+@pytest.mark.kernel
+def test_public_delta_episode_records_its_rewards_and_pays_no_farming(loan_default_data, tmp_path):
+    with DojoEnv("loan-default", out_dir=tmp_path, reward="public_delta", cell_timeout_s=120) as env:
+        env.reset(seed=0)
+        rewards = [env.step({"action": "execute_code", "code": WRITE})[1]]
+        first = env.step({"action": "validate", "path": "good.csv"})
+        assert 0.0 < first[4]["public_normalized_score"] <= 1.0
+        rewards.append(first[1])
+        for path in ("good.csv", "bad.csv", "good.csv"):  # again, worse, the best again: nothing
+            rewards.append(env.step({"action": "validate", "path": path})[1])
+        rewards.append(env.step({"action": "oops"})[1])  # invalid: no penalty outside `shaped`
+        _, last, terminated, _, info = env.step({"action": "submit", "path": "good.csv"})
+        rewards.append(last)
+    assert terminated
+    assert rewards[0] == 0.0 and rewards[1] == pytest.approx(first[4]["public_normalized_score"])
+    assert rewards[2:6] == [0.0, 0.0, 0.0, 0.0]
+    assert last == pytest.approx(info["grade"]["human_rank"])
+    nb = nbformat.read(str(env.notebook_path), as_version=4)
+    kept = [c.metadata["nbdojo"]["reward"] for c in nb.cells if "reward" in c.metadata.get("nbdojo", {})]
+    assert kept == pytest.approx(rewards)
+    assert nb.metadata["nbdojo"]["reward"] == {"mode": "public_delta", "return": pytest.approx(sum(rewards))}
