@@ -18,7 +18,6 @@ from nbdojo.actions import (
 from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, is_prepared, load, prepare
 from nbdojo.errors import InvalidActionError, KernelStartError, ResetNeeded, SubmissionError
 from nbdojo.kernel.agent import AgentKernel
-from nbdojo.kernel.pool import KernelKey, KernelPool
 from nbdojo.budget import Budget
 from nbdojo.limits import Limits
 from nbdojo.kernel.gpus import checked_gpus
@@ -47,15 +46,12 @@ class DojoEnv(gym.Env[str, dict]):
         self, competition: str | CompetitionSpec, *, out_dir: str | Path = "runs", limits: Limits | None = None,
         agent: str = "api", model: str | None = None, kernel_name: str = "nbdojo",
         sandbox: bool = True, gpus: list[int] | None = None, render_mode: str | None = None,
-        kernel_env: str | Path | None = None, pool: KernelPool | None = None, pool_size: int = 0,
-        reward: str = rewards.DEFAULT_MODE, **limit_overrides: Any,
+        kernel_env: str | Path | None = None, reward: str = rewards.DEFAULT_MODE, **limit_overrides: Any,
     ):
         """`sandbox=False` runs the kernel unconfined (it can read the private answers): only for
         debugging; it is logged loudly and recorded in the notebook. `gpus=None` gives the kernel
         every GPU of the machine, `gpus=[]` none. `kernel_env` is the Python environment the
         kernel runs in (the agent's toolbox, see nbdojo.kernel.toolbox; default: the built one).
-        `pool_size=N` keeps N kernels started ahead (a pool the env owns and closes), `pool=` uses a
-        `KernelPool` shared with other envs: `reset()` then takes a warm kernel when one fits.
         `reward` is the reward mode: "final", "public_delta" or "shaped" (see nbdojo.rewards)."""
         self.reward_mode = rewards.check_mode(reward)
         self.competition = get_competition(competition) if isinstance(competition, str) else competition
@@ -79,7 +75,6 @@ class DojoEnv(gym.Env[str, dict]):
         self.action_space = ActionSpace()
         self._data: CompetitionData | None = None
         self._kernel: AgentKernel | None = None
-        self._pool, self._owns_pool = (pool, False) if pool is not None else (KernelPool(pool_size) if pool_size else None, True)
         self.trajectory: Trajectory | None = None
         self.budget = Budget(self.limits)  # what the episode has used; a new one at every reset
         self._closed = False
@@ -125,12 +120,9 @@ class DojoEnv(gym.Env[str, dict]):
             raise ValueError(f"Unknown reset options: {', '.join(sorted(options))} (known: agent, model, participant).")
         data = self.data
         run = f"s{seed}" if seed is not None else f"r{secrets.token_hex(3)}"  # a seed, or a short random id
-        key = KernelKey.for_episode(out_dir=self.out_dir, competition=self.competition.id, agent=self.agent_name,
-                                    readonly=[data.public_dir], limits=self.limits, sandbox=self.sandbox, gpus=self.gpus,
-                                    kernel_name=self.kernel_name, kernel_env=self.toolbox.path)
-        warm = self._pool.take(key) if self._pool is not None else None  # a started kernel and its run folder
-        run_dir, kernel = warm or (key.run_folder(run), None)
+        run_dir = records.new_run_folder(self.out_dir, self.competition.id, self.agent_name, run)
         workspace = run_dir / "workspace"
+        workspace.mkdir(parents=True)
         self._seed = seed
         self.budget = Budget(self.limits)
         self._rewards = rewards.EpisodeRewards(self.reward_mode)
@@ -154,10 +146,11 @@ class DojoEnv(gym.Env[str, dict]):
         )
         records.write_run_record(notebook=self.trajectory.path, competition=self.competition.id, workspace=workspace,
                                  limits=self.limits, agent=self.agent_name, model=self.model, sandbox=self.sandbox)
-        self._kernel = kernel or key.kernel(run_dir)
+        self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits,
+                                   sandbox=self.sandbox, gpus=self.gpus, kernel_name=self.kernel_name,
+                                   name=run_dir.name, kernel_env=self.toolbox.path)
         try:
-            if kernel is None:
-                self._kernel.start()
+            self._kernel.start()
             self.trajectory.meta["caps"] = self._kernel.caps_mode  # how memory and process caps are held
             for source, tags in ((self._params, ("parameters",)), (SETUP_SOURCE, ())):
                 result = self._kernel.execute(source, timeout=60)
@@ -227,11 +220,7 @@ class DojoEnv(gym.Env[str, dict]):
         if self._closed:
             return
         self._closed = True
-        try:
-            self._end_episode()
-        finally:
-            if self._owns_pool and self._pool is not None:
-                self._pool.close()
+        self._end_episode()
 
     def render(self) -> str | None:
         return self._last_obs if self.render_mode == "ansi" else None
@@ -439,11 +428,9 @@ class DojoEnv(gym.Env[str, dict]):
                 self.trajectory.save()
         finally:
             self._episode_over = True
-            kernel, self._kernel = self._kernel, None
-            if kernel is not None and self._pool is not None and not self._closed:
-                self._pool.retire(kernel)  # shut down in the background: the next reset need not wait
-            elif kernel is not None:
-                kernel.shutdown()
+            if self._kernel is not None:
+                self._kernel.shutdown()
+                self._kernel = None
 
     def __del__(self) -> None:
         try:
