@@ -18,6 +18,7 @@ from nbdojo.actions import (
 from nbdojo.competitions import CompetitionData, CompetitionSpec, get_competition, is_prepared, load, prepare
 from nbdojo.errors import InvalidActionError, KernelStartError, ResetNeeded, SubmissionError
 from nbdojo.kernel.agent import AgentKernel
+from nbdojo.kernel.pool import KernelKey, KernelPool
 from nbdojo.budget import Budget
 from nbdojo.limits import Limits
 from nbdojo.kernel.gpus import checked_gpus
@@ -46,12 +47,15 @@ class DojoEnv(gym.Env[str, dict]):
         self, competition: str | CompetitionSpec, *, out_dir: str | Path = "runs", limits: Limits | None = None,
         agent: str = "api", model: str | None = None, kernel_name: str = "nbdojo",
         sandbox: bool = True, gpus: list[int] | None = None, render_mode: str | None = None,
-        kernel_env: str | Path | None = None, reward: str = rewards.DEFAULT_MODE, **limit_overrides: Any,
+        kernel_env: str | Path | None = None, pool: KernelPool | None = None, pool_size: int = 0,
+        reward: str = rewards.DEFAULT_MODE, **limit_overrides: Any,
     ):
         """`sandbox=False` runs the kernel unconfined (it can read the private answers): only for
         debugging; it is logged loudly and recorded in the notebook. `gpus=None` gives the kernel
         every GPU of the machine, `gpus=[]` none. `kernel_env` is the Python environment the
         kernel runs in (the agent's toolbox, see nbdojo.kernel.toolbox; default: the built one).
+        `pool_size=N` keeps N kernels started ahead (a pool the env owns and closes), `pool=` uses a
+        `KernelPool` shared with other envs: `reset()` then takes a warm kernel when one fits.
         `reward` is the reward mode: "final", "public_delta" or "shaped" (see nbdojo.rewards)."""
         self.reward_mode = rewards.check_mode(reward)
         self.competition = get_competition(competition) if isinstance(competition, str) else competition
@@ -75,6 +79,8 @@ class DojoEnv(gym.Env[str, dict]):
         self.action_space = ActionSpace()
         self._data: CompetitionData | None = None
         self._kernel: AgentKernel | None = None
+        self._owns_pool = pool is None  # one made here from pool_size is closed with the env
+        self._pool = pool if pool is not None else KernelPool(pool_size) if pool_size else None
         self.trajectory: Trajectory | None = None
         self.budget = Budget(self.limits)  # what the episode has used; a new one at every reset
         self._closed = False
@@ -120,9 +126,12 @@ class DojoEnv(gym.Env[str, dict]):
             raise ValueError(f"Unknown reset options: {', '.join(sorted(options))} (known: agent, model, participant).")
         data = self.data
         run = f"s{seed}" if seed is not None else f"r{secrets.token_hex(3)}"  # a seed, or a short random id
-        run_dir = records.new_run_folder(self.out_dir, self.competition.id, self.agent_name, run)
+        key = KernelKey.for_episode(out_dir=self.out_dir, competition=self.competition.id, agent=self.agent_name,
+                                    readonly=[data.public_dir], limits=self.limits, sandbox=self.sandbox, gpus=self.gpus,
+                                    kernel_name=self.kernel_name, kernel_env=self.toolbox.path)
+        warm = self._pool.take(key) if self._pool is not None else None  # a started kernel and its run folder
+        run_dir, kernel = warm or (key.run_folder(run), None)
         workspace = run_dir / "workspace"
-        workspace.mkdir(parents=True)
         self._seed = seed
         self.budget = Budget(self.limits)
         self._rewards = rewards.EpisodeRewards(self.reward_mode)
@@ -146,11 +155,10 @@ class DojoEnv(gym.Env[str, dict]):
         )
         records.write_run_record(notebook=self.trajectory.path, competition=self.competition.id, workspace=workspace,
                                  limits=self.limits, agent=self.agent_name, model=self.model, sandbox=self.sandbox)
-        self._kernel = AgentKernel(workspace=workspace, readonly=[data.public_dir], caps=self.limits,
-                                   sandbox=self.sandbox, gpus=self.gpus, kernel_name=self.kernel_name,
-                                   name=run_dir.name, kernel_env=self.toolbox.path)
+        self._kernel = kernel or key.kernel(run_dir)
         try:
-            self._kernel.start()
+            if kernel is None:
+                self._kernel.start()
             self.trajectory.meta["caps"] = self._kernel.caps_mode  # how memory and process caps are held
             for source, tags in ((self._params, ("parameters",)), (SETUP_SOURCE, ())):
                 result = self._kernel.execute(source, timeout=60)
@@ -220,7 +228,11 @@ class DojoEnv(gym.Env[str, dict]):
         if self._closed:
             return
         self._closed = True
-        self._end_episode()
+        try:
+            self._end_episode()
+        finally:
+            if self._owns_pool and self._pool is not None:
+                self._pool.close()
 
     def render(self) -> str | None:
         return self._last_obs if self.render_mode == "ansi" else None
@@ -281,8 +293,9 @@ class DojoEnv(gym.Env[str, dict]):
         raise AssertionError(f"unhandled action {act!r}")  # parse_action only yields the types above
 
     def _execute(self, act: ExecuteCode, step: int) -> tuple[str, str, float, dict[str, Any]]:
-        result = self._kernel.execute(act.code, timeout=self.budget.cell_timeout())
-        self._record_cell(act.code, result, step=step, action=act.name, **self.budget.take_usage())
+        with self.trajectory.running_cell(act.code, step=step, action=act.name) as running:  # in the notebook as it runs
+            result = self._kernel.execute(act.code, timeout=self.budget.cell_timeout(), progress=running.progress)
+            self._record_cell(act.code, result, step=step, action=act.name, **self.budget.take_usage())
         if result.restarted:
             self._rerun_setup()
         obs = render_cell(step=step, status=result.status, duration_s=result.duration_s, outputs=result.outputs,
@@ -428,9 +441,11 @@ class DojoEnv(gym.Env[str, dict]):
                 self.trajectory.save()
         finally:
             self._episode_over = True
-            if self._kernel is not None:
-                self._kernel.shutdown()
-                self._kernel = None
+            kernel, self._kernel = self._kernel, None
+            if kernel is not None and self._pool is not None and not self._closed:
+                self._pool.retire(kernel)  # shut down in the background: the next reset need not wait
+            elif kernel is not None:
+                kernel.shutdown()
 
     def __del__(self) -> None:
         try:
