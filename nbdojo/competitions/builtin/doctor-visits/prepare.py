@@ -5,7 +5,8 @@ COUNT; 19,609 person-years before the 1989 health reform). Person ids are droppe
 link is not kept) and every row is redrawn by neighbourhood resampling within its year
 (nbdojo.competitions.neighbours): features interpolated towards a neighbour, the visit count
 (and hospital days) taken from a random near row of the new point. The test set is the
-latest year, 1988.
+latest year, 1988, each person-year redrawn 10 times (its own neighbour, share and donor each time),
+so the private score's bootstrap error shrinks about threefold (0.18 in deviance on one redraw).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ TEST_YEAR = 1988
 FEATURES = ["age", "female", "married", "kids", "household_income", "education_years", "education_level",
             "self_employed", "out_of_work", "hospital_days"]
 CATEGORICAL = ["female", "married", "kids", "education_level", "self_employed", "out_of_work"]
+ROUNDS = 10  # redraws of each test-year person-year
 
 
 def _source() -> pd.DataFrame:
@@ -38,13 +40,17 @@ def _source() -> pd.DataFrame:
 
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
-    frame = resample(_source(), FEATURES, [TARGET], seed, categorical=CATEGORICAL,
-                     integer=["age", "hospital_days"], group="year", k=10)
+    source = _source()
+    last = source["year"] == TEST_YEAR
+    options = {"categorical": CATEGORICAL, "integer": ["age", "hospital_days"], "group": "year", "k": 10}
+    frame = pd.concat([resample(source[~last], FEATURES, [TARGET], seed, **options),
+                       resample(source[last], FEATURES, [TARGET], seed + 7, rounds=ROUNDS, **options)],
+                      ignore_index=True)
     frame["household_income"] = frame["household_income"].round(3)
     frame["education_years"] = (frame["education_years"] * 2).round() / 2
     rng = np.random.default_rng(seed + 1)
     frame = frame.iloc[rng.permutation(len(frame))].sort_values("year", kind="stable").reset_index(drop=True)
-    frame.insert(0, ID, [f"P{i:05d}" for i in rng.permutation(len(frame)) + 10_000])
+    frame.insert(0, ID, [f"P{i:06d}" for i in rng.permutation(len(frame)) + 100_000])
     for column in ["age", "hospital_days", *CATEGORICAL, TARGET]:
         frame[column] = frame[column].astype(int)
     is_test = (frame["year"] == TEST_YEAR).to_numpy()
