@@ -94,3 +94,18 @@ def test_public_delta_episode_records_its_rewards_and_pays_no_farming(loan_defau
     kept = [c.metadata["nbdojo"]["reward"] for c in nb.cells if "reward" in c.metadata.get("nbdojo", {})]
     assert kept == pytest.approx(rewards)
     assert nb.metadata["nbdojo"]["reward"] == {"mode": "public_delta", "return": pytest.approx(sum(rewards))}
+
+
+def test_run_with_a_bad_reward_mode_is_one_line_and_plans_carry_the_mode(tmp_path):
+    import subprocess
+    import sys
+
+    from nbdojo.batch import plan_episodes
+
+    proc = subprocess.run([sys.executable, "-m", "nbdojo.cli", "run", "loan-default", "--reward", "dense"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == "error: Unknown reward mode 'dense'; use one of: final, public_delta, shaped."
+    assert [p.reward for p in plan_episodes("loan-default", [0, 1], out_dir=tmp_path, reward="shaped")] == ["shaped"] * 2
+    with pytest.raises(ConfigError):
+        plan_episodes("loan-default", [0], out_dir=tmp_path, reward="dense")

@@ -275,6 +275,8 @@ def run(
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run the kernel unconfined (debugging only)."),
     kernel_env: Optional[Path] = typer.Option(None, "--kernel-env", help="The kernel's Python environment (a venv "
                                               "with ipykernel, e.g. a CUDA build; default: the agent's toolbox)."),
+    reward: str = typer.Option("final", help="Reward mode: final (HumanRank at the end), public_delta (+ public "
+                               "score improvements) or shaped (+ small penalties); see nbdojo.rewards."),
     episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
     workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
@@ -287,8 +289,10 @@ def run(
     """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
     from nbdojo.env import DojoEnv
     from nbdojo.limits import Limits
+    from nbdojo.rewards import check_mode
     from nbdojo.runner import run_episode
 
+    check_mode(reward)  # a bad mode is one line before any agent or kernel starts
     the_agent = _make_agent(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
                             context_tokens=context_tokens)
     limits = Limits(max_steps=max_steps, cell_timeout_s=cell_timeout, wall_clock_s=wall_clock, max_tokens=max_tokens,
@@ -305,7 +309,7 @@ def run(
                                  context_tokens=context_tokens)
         plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus),
-                              kernel_env=kernel_env)
+                              kernel_env=kernel_env, reward=reward)
         if not as_json:
             raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
         before = set(out.glob("batch-*.jsonl"))
@@ -316,7 +320,7 @@ def run(
         raise typer.Exit(code)
     with _exit_on_stop_signal(), DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name,
                                          model=the_agent.model, sandbox=not no_sandbox, kernel_env=kernel_env,
-                                         gpus=_parse_gpus(gpus)) as env:
+                                         gpus=_parse_gpus(gpus), reward=reward) as env:
         _ = env.data  # prepares the competition on first use, before the progress display starts
         with _progress(err_console if as_json else console) as progress:
             task = progress.add_task(f"{competition} · starting kernel", total=max_steps)
