@@ -1,0 +1,172 @@
+"""`nbdojo mcp`, driven by the MCP SDK's own client: over stdio an episode is played to a graded submission,
+long cells send progress, and a client that leaves has its episode closed; over HTTP nothing is served
+without the token."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import nbformat
+import pytest
+
+pytest.importorskip("mcp", reason="the MCP SDK comes with nbdojo's mcp extra (installed by make)")
+
+from mcp import Client, StdioServerParameters  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+
+from nbdojo.integrations.mcp_server import TOOLS  # noqa: E402
+from nbdojo.tools.watch import live_kernel  # noqa: E402
+from nbdojo.trajectory import VERIFIED, verification  # noqa: E402
+
+SUBMISSION = ("import pandas as pd\ntrain = pd.read_csv(f'{DATA_DIR}/train.csv')\n"
+              "sample = pd.read_csv(f'{DATA_DIR}/sample_submission.csv')\n"
+              "for c in sample.columns[1:]:\n    sample[c] = train[c].mean()  # the class frequencies\n"
+              "sample.to_csv(SUBMISSION_PATH, index=False)\nprint('written', len(sample))")
+
+
+def server(out: Path, *extra: str) -> object:
+    """`nbdojo mcp` as an MCP client starts it: a subprocess speaking over its stdin and stdout."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "nbdojo.cli", "mcp", "--out", str(out),
+                                                                 "--progress-every", "1", *extra],
+                                   env={"NBDOJO_HOME": os.environ["NBDOJO_HOME"]})
+    return stdio_client(params)
+
+
+def text(result) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+@pytest.mark.kernel
+def test_a_client_plays_an_episode_to_a_graded_submission(prepared_home, tmp_path):
+    progress: list[tuple[float, str | None]] = []
+
+    async def heard(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, message))
+
+    async def play() -> dict:
+        async with Client(server(tmp_path)) as client:
+            assert {t.name for t in (await client.list_tools()).tools} == set(TOOLS)
+            listed = await client.call_tool("list_competitions", {})
+            assert "penguins" in {c["id"] for c in listed.structured_content["competitions"]}
+            early = await client.call_tool("execute_code", {"code": "print(1)"})
+            assert early.is_error and "call start_episode" in text(early)
+            wrong = await client.call_tool("start_episode", {"competition": "penguinz"})
+            assert wrong.is_error and "Did you mean 'penguins'?" in text(wrong)
+            started = await client.call_tool("start_episode", {"competition": "penguins", "seed": 0})
+            assert not started.is_error and text(started).startswith("# ")
+            run_dir = Path(started.structured_content["notebook"]).parent
+            assert live_kernel(run_dir).pid  # `nbdojo watch` / `attach` find the episode's kernel
+            slow = await client.call_tool("execute_code", {"code": "import time\ntime.sleep(3.5)\nprint('awake')"},
+                                          progress_callback=heard)
+            assert "awake" in text(slow) and slow.structured_content["status"] == "ok"
+            wrote = await client.call_tool("execute_code", {"code": SUBMISSION})
+            assert "written" in text(wrote)
+            checked = await client.call_tool("validate", {})
+            assert checked.structured_content["public_score"] > 0
+            escape = await client.call_tool("submit", {"path": "../../../etc/passwd"})
+            assert not escape.is_error and escape.structured_content["status"] == "invalid"
+            done = await client.call_tool("submit", {"path": "submission.csv"})
+            assert done.structured_content["terminated"] and "HumanRank" in text(done)
+            return {"notebook": started.structured_content["notebook"], **done.structured_content}
+
+    final = anyio.run(play)
+    assert len(progress) >= 2 and [p for p, _ in progress] == sorted(p for p, _ in progress)
+    assert all("execute_code: running for" in (m or "") for _, m in progress)
+    nb = nbformat.read(final["notebook"], as_version=4)
+    nbformat.validate(nb)
+    meta = nb.metadata["nbdojo"]
+    assert meta["agent"] == "mcp" and meta["competition"] == "penguins" and meta["ended"]
+    assert "nbdojo-scorer" in nb.cells[-1].metadata.get("tags", [])
+    assert meta["final"]["score"] == pytest.approx(final["final"]["score"]) and final["reward"] == meta["final"]["human_rank"]
+    assert verification(nb) == VERIFIED  # the grade is signed, as in `nbdojo run`
+
+
+@pytest.mark.kernel
+def test_a_client_that_leaves_mid_cell_has_its_episode_closed(prepared_home, tmp_path):
+    async def leave() -> tuple[Path, int]:
+        async with Client(server(tmp_path)) as client:
+            started = await client.call_tool("start_episode", {"competition": "penguins"})
+            notebook = Path(started.structured_content["notebook"])
+            pid = live_kernel(notebook.parent).pid
+            with anyio.move_on_after(3):  # leave while a long cell runs
+                await client.call_tool("execute_code", {"code": "import time\ntime.sleep(120)"})
+            return notebook, pid
+
+    t0 = time.monotonic()
+    notebook, pid = anyio.run(leave)
+    assert time.monotonic() - t0 < 60
+    deadline = time.monotonic() + 15
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid)
+    nb = nbformat.read(str(notebook), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["nbdojo"]["ended"] and nb.metadata["nbdojo"]["final"] is None
+    assert any("Episode closed" in c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_http_serves_only_with_the_token(tmp_path):
+    import httpx
+    import httpx2
+
+    port, token = _free_port(), "t0ken-for-the-test"
+    proc = subprocess.Popen([sys.executable, "-m", "nbdojo.cli", "mcp", "--transport", "http", "--port", str(port),
+                             "--out", str(tmp_path)], env={**os.environ, "NBDOJO_MCP_TOKEN": token},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                refused = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5)
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.3)
+        assert refused.status_code == 401
+        wrong = httpx.post(url, headers={"Authorization": "Bearer nope"}, json={}, timeout=5)
+        assert wrong.status_code == 401
+
+        async def listed() -> set[str]:
+            from mcp.client.streamable_http import streamable_http_client
+
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+                async with Client(streamable_http_client(url, http_client=http)) as client:
+                    return {t.name for t in (await client.list_tools()).tools}
+
+        assert anyio.run(listed) == set(TOOLS)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert token not in err  # a token the user gave is never echoed
+    assert f"http://127.0.0.1:{port}/mcp" in err
+
+
+def test_without_the_extra_one_line_names_it():
+    code = ("import sys; sys.modules['mcp'] = None\nfrom nbdojo.cli import main\n"
+            "sys.exit(main(['mcp']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["error: nbdojo mcp needs the 'mcp' package: pip install 'nbdojo[mcp]'"]
