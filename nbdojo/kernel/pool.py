@@ -37,6 +37,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from nbdojo import records
 from nbdojo.kernel.agent import AgentKernel
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 MARKER = ".nbdojo-pool"
 #: Seconds between looks at the machine's free memory while the pool waits for some.
 MEMORY_POLL_S = 1.0
+#: After a kernel is taken, the pool's thread waits this long before it starts or shuts down another: the
+#: reset that took it runs its setup cells meanwhile, and a kernel starting beside them costs them a CPU.
+QUIET_S = 0.3
 #: After a failed start the pool waits this long (doubled at each failure in a row, up to a minute).
 RETRY_S = 2.0
 
@@ -129,6 +133,7 @@ def _reserve_and_start(key: KernelKey) -> _Warm:
     warm = _Warm(run_dir, key.kernel(run_dir))
     try:
         warm.kernel.start()
+        warm.kernel.session.warm_up()  # the first cell's extra cost, paid here
     except BaseException:
         warm.discard()
         raise
@@ -176,6 +181,7 @@ class KernelPool:
         self._key: KernelKey | None = None
         self._starting: KernelKey | None = None
         self._retry_at = 0.0
+        self._quiet_until = 0.0
         self._failures = 0
         self._closed = False
         self._pid = os.getpid()
@@ -203,6 +209,8 @@ class KernelPool:
                     warm = candidate
                 else:
                     self._doomed.append(candidate)
+            if warm is not None:
+                self._quiet_until = time.monotonic() + QUIET_S
             self._wake()
         if warm is None:
             return None
@@ -253,7 +261,7 @@ class KernelPool:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=90)  # a start under way ends, then its kernel is discarded
 
-    def __enter__(self) -> KernelPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -268,9 +276,13 @@ class KernelPool:
             self._thread.start()
         self._cond.notify_all()
 
+    def _doomed_now(self) -> bool:
+        """Kernels to shut down, and no reset under way to be kept quiet for."""
+        return bool(self._doomed) and time.monotonic() >= self._quiet_until
+
     def _next_start(self) -> KernelKey | None:
         """The key to start a kernel for now, or None (full, waiting after a failure, or short of memory)."""
-        if self._key is None or len(self._ready) >= self.size or time.monotonic() < self._retry_at:
+        if self._key is None or len(self._ready) >= self.size or time.monotonic() < max(self._retry_at, self._quiet_until):
             return None
         return self._key if _free_memory() >= self.min_free_bytes else None
 
@@ -278,8 +290,8 @@ class KernelPool:
         while True:
             with self._cond:
                 key = None
-                while not self._closed and not self._doomed and (key := self._next_start()) is None:
-                    self._cond.wait(MEMORY_POLL_S)
+                while not self._closed and not self._doomed_now() and (key := self._next_start()) is None:
+                    self._cond.wait(min(MEMORY_POLL_S, max(0.01, self._quiet_until - time.monotonic())))
                 doomed, self._doomed = self._doomed, []
                 if self._closed:
                     key = None

@@ -304,6 +304,13 @@ class KernelSession:
     def connection_file(self) -> Path | None:
         return Path(self._km.connection_file) if self._km is not None else None
 
+    def warm_up(self) -> None:
+        """Run an empty cell silently (no execution count, no history, no state): a kernel's first cell
+        costs more than the next ones, and a kernel started ahead (nbdojo.kernel.pool) pays it early."""
+        if self._kc is not None:
+            self._kc.execute_interactive("pass", silent=True, store_history=False, timeout=self.startup_timeout,
+                                         output_hook=lambda msg: None)
+
     @property
     def pid(self) -> int | None:
         return getattr(self._km.provisioner, "pid", None) if self._km is not None else None

@@ -1,0 +1,141 @@
+"""The warm kernel pool with real sandboxed kernels: fresh kernels, the run's workspace, refills, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from nbdojo.env import DojoEnv
+from nbdojo.kernel.pool import MARKER, KernelPool, sweep_reserved
+
+pytestmark = pytest.mark.kernel
+
+COMP = "loan-default"
+START_S = 120  # a kernel start on a loaded 2-core machine
+
+
+def code(src: str) -> dict:
+    return {"action": "execute_code", "code": src}
+
+
+def kernel_processes() -> list[psutil.Process]:
+    """This process's kernels: every process it started (launchers, bubblewrap, ipykernel)."""
+    return psutil.Process().children(recursive=True)
+
+
+def running(procs: list[psutil.Process], wait_s: float = 10.0) -> list[psutil.Process]:
+    """Those still running (not gone, not a zombie) after up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.Error:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def test_a_warm_reset_gets_a_fresh_kernel_working_in_the_runs_own_folder(loan_default_data, tmp_path):
+    runs = tmp_path / "runs"
+    before = {p.pid for p in kernel_processes()}
+    with DojoEnv(COMP, out_dir=runs, agent="test", pool_size=1) as env:
+        env.reset(seed=1)  # cold: the pool fills for this episode's key from now on
+        first = env.run_dir
+        assert "-s1-" in first.name
+        env.step(code("secret = 41\nopen('episode1.txt', 'w').write('one')"))
+        assert (env.workspace / "episode1.txt").is_file()
+        assert env._pool.wait_ready(timeout=START_S)
+
+        env.reset(seed=2)  # warm
+        assert env.run_dir.name.startswith(f"{COMP}-test-w") and env.run_dir != first
+        assert not (env.run_dir / MARKER).exists()  # an episode's folder now, never swept
+        obs, *_ = env.step(code("import os\nprint(globals().get('secret'), sorted(os.listdir('.')), "
+                                "os.getcwd() == WORKSPACE, WORKSPACE, SEED)"))
+        assert f"None [] True {env.workspace} 2" in obs  # no state, no file of episode 1; the run's workspace
+        env.step(code("open('episode2.txt', 'w').write('two')"))
+        assert (env.workspace / "episode2.txt").read_text() == "two"  # writes land in the run folder
+        assert not (first / "workspace" / "episode2.txt").exists()
+        meta = json.loads(env.notebook_path.read_text())["metadata"]["nbdojo"]
+        assert meta["seed"] == 2 and meta["workspace"] == str(env.workspace)
+
+        assert env._pool.wait_ready(timeout=START_S)  # refilled while the episode runs
+        assert env._pool.started == 2
+        kernels = [p for p in kernel_processes() if p.pid not in before]
+        assert len([p for p in kernels if "ipykernel" in " ".join(p.cmdline())]) >= 2  # the episode's + the pool's
+    assert running(kernels) == []  # closing the env closed the pool it made
+    assert sorted(p.name for p in runs.iterdir()) == sorted([first.name, env.run_dir.name])  # reserved one gone
+
+
+def test_a_reset_with_another_key_starts_cold_and_a_shared_pool_outlives_its_envs(loan_default_data, tmp_path):
+    runs = tmp_path / "runs"
+    pool = KernelPool(1)
+    try:
+        with DojoEnv(COMP, out_dir=runs, agent="test", pool=pool) as env:
+            env.reset(seed=0)
+            assert pool.wait_ready(timeout=START_S)
+        assert pool.ready() == 1  # the env did not own the pool: it stays open, its kernel ready
+        reserved = [p for p in runs.iterdir() if (p / MARKER).exists()]
+        assert len(reserved) == 1
+
+        with DojoEnv(COMP, out_dir=runs, agent="test", pool=pool, memory_bytes=3 * 1024**3) as env:
+            env.reset(seed=5)  # another memory cap: another key
+            assert "-s5-" in env.run_dir.name and env.kernel.caps.memory_bytes == 3 * 1024**3
+            assert pool.wait_ready(timeout=START_S)  # refilled for the new key, the old kernel discarded
+            assert not reserved[0].exists()
+            kernels = kernel_processes()
+    finally:
+        pool.close()
+    assert running(kernels) == []
+    assert not [p for p in runs.iterdir() if (p / MARKER).exists()]
+
+
+HOST = textwrap.dedent("""
+    import json, sys, time
+    import psutil
+    from nbdojo.env import DojoEnv
+    from nbdojo.kernel.pool import KernelPool
+    pool = KernelPool(1)
+    env = DojoEnv("loan-default", out_dir=sys.argv[1], agent="test", pool=pool)
+    env.reset(seed=0)
+    assert pool.wait_ready(timeout=120)
+    print(json.dumps([p.pid for p in psutil.Process().children(recursive=True)]), flush=True)
+    if sys.argv[2] == "sleep":
+        time.sleep(600)
+""")  # "exit": leaves without closing anything (atexit must)
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_a_host_that_exits_or_is_killed_leaves_no_kernel(loan_default_data, tmp_path, ending):
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-c", HOST, str(runs), "sleep" if ending == "sigkill" else "exit"],
+                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        line = proc.stdout.readline()
+        assert line, "the host did not start its pool"
+        kernels = [psutil.Process(pid) for pid in json.loads(line) if psutil.pid_exists(pid)]
+        assert len(kernels) >= 2  # the episode's kernel and the pooled one, with their sandboxes
+        if ending == "sigkill":
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert running(kernels) == []
+    reserved = [p for p in runs.iterdir() if (p / MARKER).exists()]
+    if ending == "exit":
+        assert reserved == []  # the pool was closed at exit
+    else:  # a killed host cannot clean up: the next pool on the folder removes what it reserved
+        assert len(reserved) == 1
+        sweep_reserved.cache_clear()
+        assert sweep_reserved(str(runs)) == reserved and not reserved[0].exists()
