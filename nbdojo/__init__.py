@@ -23,6 +23,7 @@ _EXPORTS = {
     "prepare": "nbdojo.competitions",
     "DojoEnv": "nbdojo.env",
     "Limits": "nbdojo.env",
+    "KernelPool": "nbdojo.kernel.pool",
     "NbdojoError": "nbdojo.errors",
     "Grade": "nbdojo.grading",
     "grade": "nbdojo.grading",
