@@ -50,6 +50,7 @@ class EpisodePlan:
     gpus: tuple[int, ...] | None = None
     kernel_env: str | None = None  # the kernel's Python environment (None: the default toolbox)
     reward: str = "final"  # the reward mode (nbdojo.rewards)
+    pool_size: int = 0  # warm kernels the worker keeps for its next episodes (nbdojo.kernel.pool; 0: none)
 
 
 @dataclass
@@ -84,6 +85,7 @@ def run_plan(plan: EpisodePlan) -> Outcome:
     """Run one planned episode to its end (in a worker, or in this process)."""
     from nbdojo.agents import agent_from_spec
     from nbdojo.env import DojoEnv
+    from nbdojo.kernel.pool import shared_pool
     from nbdojo.runner import run_episode
 
     env = None
@@ -92,7 +94,8 @@ def run_plan(plan: EpisodePlan) -> Outcome:
             agent = agent_from_spec(plan.agent, **plan.agent_options)
             with DojoEnv(plan.competition, out_dir=plan.out_dir, limits=plan.limits, agent=agent.name,
                          model=agent.model, sandbox=plan.sandbox, kernel_env=plan.kernel_env,
-                         gpus=list(plan.gpus) if plan.gpus is not None else None, reward=plan.reward) as env:
+                         gpus=list(plan.gpus) if plan.gpus is not None else None, reward=plan.reward,
+                         pool=shared_pool(plan.pool_size) if plan.pool_size else None) as env:
                 return run_episode(env, agent, seed=plan.seed)
     except EpisodeInterrupted as exc:  # the notebook is closed; say where it is
         notebook = env.notebook_path if env is not None else None
@@ -230,22 +233,28 @@ def _stop_running(running: dict[Future[Outcome], int], workers: list[tuple[int, 
 def plan_episodes(competition: str, seeds: list[int] | range, *, agent: str = "baseline",
                   agent_options: dict[str, Any] | None = None, out_dir: str | Path = "runs",
                   limits: Limits | None = None, sandbox: bool = True, gpus: list[int] | None = None,
-                  kernel_env: str | Path | None = None, reward: str = "final") -> list[EpisodePlan]:
+                  kernel_env: str | Path | None = None, reward: str = "final",
+                  pool_size: int = 0) -> list[EpisodePlan]:
     """One plan per seed, all else shared (the out folder made absolute: workers may start elsewhere)."""
     from nbdojo.rewards import check_mode
 
     env_path = str(Path(kernel_env).expanduser().resolve()) if kernel_env else None
     return [EpisodePlan(competition, seed, agent, dict(agent_options or {}), str(Path(out_dir).resolve()),
                         limits or Limits(), sandbox, tuple(gpus) if gpus is not None else None, env_path,
-                        check_mode(reward))
+                        check_mode(reward), pool_size)
             for seed in seeds]
 
 
 def run_episodes(competition: str, *, agent: str = "baseline", seeds: list[int] | range = range(4),
                  workers: int = 2, out_dir: str | Path = "runs", limits: Limits | None = None,
                  sandbox: bool = True, gpus: list[int] | None = None, kernel_env: str | Path | None = None,
-                 reward: str = "final", **agent_options: Any) -> list[Outcome]:
-    """Run one competition once per seed, `workers` episodes at a time; each gets its own kernel and notebook."""
+                 reward: str = "final", pool_size: int = 0, **agent_options: Any) -> list[Outcome]:
+    """Run one competition once per seed, `workers` episodes at a time; each gets its own kernel and notebook.
+
+    `pool_size=1` has each worker start its next episode's kernel while the current one runs (a warm
+    reset instead of a cold kernel start): worth it when a worker runs several episodes and its CPUs
+    are not busy all along (an LLM agent waiting on its model); each worker's last pooled kernel goes unused."""
     plans = plan_episodes(competition, seeds, agent=agent, agent_options=agent_options, out_dir=out_dir,
-                          limits=limits, sandbox=sandbox, gpus=gpus, kernel_env=kernel_env, reward=reward)
+                          limits=limits, sandbox=sandbox, gpus=gpus, kernel_env=kernel_env, reward=reward,
+                          pool_size=pool_size)
     return run_plans(plans, workers=workers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,3 +140,22 @@ def test_a_host_that_exits_or_is_killed_leaves_no_kernel(loan_default_data, tmp_
         assert len(reserved) == 1
         sweep_reserved.cache_clear()
         assert sweep_reserved(str(runs)) == reserved and not reserved[0].exists()
+
+
+def test_a_batch_worker_keeps_a_pool_and_leaves_nothing_behind(loan_default_data, tmp_path):
+    import nbformat
+
+    from nbdojo.batch import run_episodes
+    from nbdojo.limits import Limits
+
+    notebook = tmp_path / "copy.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import shutil\nshutil.copy(f'{DATA_DIR}/sample_submission.csv', SUBMISSION_PATH)")]), str(notebook))
+    runs = tmp_path / "runs"
+    outcomes = run_episodes(COMP, agent=f"replay:{notebook}", seeds=[0, 1, 2], workers=1, out_dir=runs,
+                            limits=Limits(max_steps=4), pool_size=1)
+    assert [type(o).__name__ for o in outcomes] == ["EpisodeResult"] * 3, outcomes
+    names = sorted(p.name for p in runs.iterdir())
+    assert len(names) == 3 and sum(bool(re.search(r"-w[0-9a-f]{6}-", n)) for n in names) == 2  # 1 cold, 2 warm
+    seeds = sorted(json.loads((runs / n / "trajectory.ipynb").read_text())["metadata"]["nbdojo"]["seed"] for n in names)
+    assert seeds == [0, 1, 2]  # the worker's last pooled kernel and its folder went with the worker
