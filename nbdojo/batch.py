@@ -49,7 +49,7 @@ class EpisodePlan:
     sandbox: bool = True
     gpus: tuple[int, ...] | None = None
     kernel_env: str | None = None  # the kernel's Python environment (None: the default toolbox)
-    reward: str = "final"  # the reward mode (nbdojo.rewards)
+    reward: str = "final"  # the reward mode (nbdojo.grading.rewards)
     pool_size: int = 0  # warm kernels the worker keeps for its next episodes (nbdojo.kernel.pool; 0: none)
 
 
@@ -236,7 +236,7 @@ def plan_episodes(competition: str, seeds: list[int] | range, *, agent: str = "b
                   kernel_env: str | Path | None = None, reward: str = "final",
                   pool_size: int = 0) -> list[EpisodePlan]:
     """One plan per seed, all else shared (the out folder made absolute: workers may start elsewhere)."""
-    from nbdojo.rewards import check_mode
+    from nbdojo.grading.rewards import check_mode
 
     env_path = str(Path(kernel_env).expanduser().resolve()) if kernel_env else None
     return [EpisodePlan(competition, seed, agent, dict(agent_options or {}), str(Path(out_dir).resolve()),

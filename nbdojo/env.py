@@ -11,7 +11,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from nbdojo import briefing, grading, records, rewards
+from nbdojo import briefing, grading, records
+from nbdojo.grading import rewards
 from nbdojo.actions import (
     Action, ExecuteCode, GetHistory, RequestInfo, RestartKernel, Submit, Validate, parse_action,
 )
@@ -56,7 +57,7 @@ class DojoEnv(gym.Env[str, dict]):
         kernel runs in (the agent's toolbox, see nbdojo.kernel.toolbox; default: the built one).
         `pool_size=N` keeps N kernels started ahead (a pool the env owns and closes), `pool=` uses a
         `KernelPool` shared with other envs: `reset()` then takes a warm kernel when one fits.
-        `reward` is the reward mode: "final", "public_delta" or "shaped" (see nbdojo.rewards)."""
+        `reward` is the reward mode: "final", "public_delta" or "shaped" (see nbdojo.grading.rewards)."""
         self.reward_mode = rewards.check_mode(reward)
         self.competition = get_competition(competition) if isinstance(competition, str) else competition
         self.limits = replace(limits or Limits(), **limit_overrides)

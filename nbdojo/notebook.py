@@ -86,7 +86,7 @@ class RunMeta(TypedDict, total=False):
     signature: dict[str, str]  # {alg, key, value}
     reset_observation: str
     reset_info: dict[str, Any]
-    reward: dict[str, Any]  # {mode: "final" | "public_delta" | "shaped", return: the rewards' sum} (nbdojo.rewards)
+    reward: dict[str, Any]  # {mode: "final" | "public_delta" | "shaped", return: the rewards' sum} (grading.rewards)
     replay_of: str
 
 
@@ -102,7 +102,7 @@ class CellMeta(TypedDict, total=False):
     observation: str  # exactly what the agent got back
     args: dict[str, Any]  # the action's arguments but its code and thought
     budget: dict[str, Any]
-    reward: float  # the step's reward under the episode's reward mode (nbdojo.rewards)
+    reward: float  # the step's reward under the episode's reward mode (nbdojo.grading.rewards)
     usage: Usage
     restarted: bool
     truncated_bytes: int

@@ -9,7 +9,7 @@ import pytest
 
 from nbdojo.env import DojoEnv
 from nbdojo.errors import ConfigError
-from nbdojo.rewards import PENALTY_CAP, EpisodeRewards, check_mode
+from nbdojo.grading.rewards import PENALTY_CAP, EpisodeRewards, check_mode
 
 
 def test_final_pays_only_the_terminal_reward():

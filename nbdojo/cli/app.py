@@ -277,7 +277,7 @@ def run(
     kernel_env: Optional[Path] = typer.Option(None, "--kernel-env", help="The kernel's Python environment (a venv "
                                               "with ipykernel, e.g. a CUDA build; default: the agent's toolbox)."),
     reward: str = typer.Option("final", help="Reward mode: final (HumanRank at the end), public_delta (+ public "
-                               "score improvements) or shaped (+ small penalties); see nbdojo.rewards."),
+                               "score improvements) or shaped (+ small penalties); see nbdojo.grading.rewards."),
     episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
     workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
@@ -290,7 +290,7 @@ def run(
     """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
     from nbdojo.env import DojoEnv
     from nbdojo.limits import Limits
-    from nbdojo.rewards import check_mode
+    from nbdojo.grading.rewards import check_mode
     from nbdojo.runner import run_episode
 
     check_mode(reward)  # a bad mode is one line before any agent or kernel starts

@@ -30,7 +30,7 @@ def mcp(
     kernel_env: Optional[Path] = typer.Option(None, "--kernel-env", help="The kernels' Python environment "
                                               "(default: the agent's toolbox)."),
     reward: str = typer.Option("final", help="Reward mode of each episode: final (HumanRank at the end), "
-                               "public_delta or shaped; see nbdojo.rewards."),
+                               "public_delta or shaped; see nbdojo.grading.rewards."),
     progress_every: float = typer.Option(5.0, min=0.1, help="Seconds between progress notifications of a running step."),
 ) -> None:
     """Serve nbdojo to MCP clients (coding assistants, agent frameworks): each session plays one sandboxed episode."""
@@ -38,7 +38,7 @@ def mcp(
     from nbdojo.errors import ConfigError
     from nbdojo.integrations.mcp_server import ServerConfig
     from nbdojo.limits import Limits
-    from nbdojo.rewards import check_mode
+    from nbdojo.grading.rewards import check_mode
 
     if transport not in ("stdio", "http"):
         raise ConfigError(f"--transport must be stdio or http, not {transport!r}.")

@@ -7,6 +7,7 @@ noise        the bootstrap standard error of a score
 ceiling      the dummy (0) and ceiling (1) of the normalized score: the sample submission, the oracle or best entry
 external     competitions added in the MLE-bench / MLE-Dojo layouts, graded by their own graders
 signing      HMAC signatures over grades
+rewards      an episode's step rewards under its reward mode (final, public_delta, shaped), from its grades
 
 Names are imported on first use, so `nbdojo.grading.metrics` stays a leaf that the competition
 specs can import without loading the grader.

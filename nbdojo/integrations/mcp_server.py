@@ -27,7 +27,7 @@ from nbdojo.actions import ACTION_HELP, DEFAULT_SUBMISSION, TOPICS
 from nbdojo.env import DojoEnv
 from nbdojo.errors import NbdojoError, ResetNeeded
 from nbdojo.limits import Limits
-from nbdojo.rewards import DEFAULT_MODE
+from nbdojo.grading.rewards import DEFAULT_MODE
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class ServerConfig:
     gpus: tuple[int, ...] | None = None
     kernel_env: str | None = None
     model: str | None = None  # the model driving the client, if the user says (recorded in the notebook)
-    reward: str = DEFAULT_MODE  # the env's reward mode (nbdojo.rewards): what each step's reward is
+    reward: str = DEFAULT_MODE  # the env's reward mode (nbdojo.grading.rewards): what each step's reward is
     progress_every_s: float = 5.0
     env_options: dict[str, Any] = field(default_factory=dict)  # more DojoEnv keywords (e.g. a reward mode)
 

@@ -21,11 +21,12 @@ A leaf but for nbdojo's errors.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from nbdojo.errors import ConfigError
 
-__all__ = ["DEFAULT_MODE", "MODES", "PENALTIES", "PENALTY_CAP", "EpisodeRewards", "check_mode"]
+__all__ = ["DEFAULT_MODE", "MODES", "PENALTIES", "PENALTY_CAP", "EpisodeRewards", "check_mode", "episode_return", "mode_of"]
 
 MODES = ("final", "public_delta", "shaped")
 DEFAULT_MODE = "final"
@@ -70,3 +71,20 @@ class EpisodeRewards:
     def record(self) -> dict[str, Any]:
         """What the notebook keeps: the mode and the return so far."""
         return {"mode": self.mode, "return": self.total}
+
+
+def episode_return(meta: Mapping[str, Any]) -> float:
+    """An episode's return as its notebook's metadata keeps it (`metadata.nbdojo`): the sum of its rewards
+    under its mode; a notebook from before the modes has only `final`'s, its HumanRank."""
+    record = meta.get("reward")
+    if isinstance(record, Mapping) and isinstance(record.get("return"), (int, float)):
+        return float(record["return"])
+    final = meta.get("final")
+    return float(final.get("human_rank") or 0.0) if isinstance(final, Mapping) else 0.0
+
+
+def mode_of(meta: Mapping[str, Any]) -> str:
+    """The reward mode a notebook's episode ran under (`final` for notebooks from before the modes)."""
+    record = meta.get("reward")
+    mode = record.get("mode") if isinstance(record, Mapping) else None
+    return mode if mode in MODES else DEFAULT_MODE
