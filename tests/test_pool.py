@@ -15,7 +15,10 @@ import psutil
 import pytest
 
 from nbdojo.env import DojoEnv
-from nbdojo.kernel.pool import MARKER, KernelPool, sweep_reserved
+from nbdojo.kernel.leftovers import POOL_MARKER as MARKER
+from nbdojo.kernel.leftovers import sweep_reserved
+from nbdojo.kernel.pool import KernelPool
+from nbdojo.tools.watch import KernelFinder
 
 pytestmark = pytest.mark.kernel
 
@@ -73,6 +76,8 @@ def test_a_warm_reset_gets_a_fresh_kernel_working_in_the_runs_own_folder(loan_de
 
         assert env._pool.wait_ready(timeout=START_S)  # refilled while the episode runs
         assert env._pool.started == 2
+        # `nbdojo watch` lists the episode's kernel, not the pooled one no episode has taken
+        assert [k.run_dir for k in KernelFinder(runs).find()] == [env.run_dir]
         kernels = [p for p in kernel_processes() if p.pid not in before]
         assert len([p for p in kernels if "ipykernel" in " ".join(p.cmdline())]) >= 2  # the episode's + the pool's
     assert running(kernels) == []  # closing the env closed the pool it made

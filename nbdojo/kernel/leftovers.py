@@ -1,4 +1,4 @@
-"""What a dead host leaves behind, and the sweep that removes it: kernel folders and cgroups.
+"""What a dead host leaves behind, and the sweep that removes it: kernel folders, cgroups, reserved run folders.
 
 A kernel's connection folder (`/tmp/nbk-<pid>-<start>-XXXXXXXX`: its sockets and key) and its
 cgroup (`nbdojo-<pid>-<start>-<run>`) carry their host's pid and start time in their names
@@ -7,6 +7,10 @@ them; the next host on the machine does, once per process, when it makes its fir
 folder. Only what a provably dead host made goes: names of a live host (another process
 running episodes now) and names with no host (older nbdojo versions) are kept, and a cgroup
 that still holds processes cannot be removed at all.
+
+The kernel pool (nbdojo.kernel.pool) reserves a run folder for each kernel it starts, marked
+with a file beside the workspace (no kernel sees it) that names its host; the first pool on an
+out folder removes the reserved folders of dead hosts there.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 TMP = Path("/tmp")
 CONNECTION_PREFIX = "nbk-"
+#: In a run folder the kernel pool reserved and no episode has taken yet: its host's tag.
+POOL_MARKER = ".nbdojo-pool"
 _HOST = re.compile(r"(\d+)-(\d+)-")  # <pid>-<start>- after the prefix
 
 
@@ -104,3 +110,40 @@ def sweep_once() -> None:
         sweep()
     except Exception:  # a sweep must never stop a kernel from starting
         log.warning("sweeping the leftovers of dead hosts failed", exc_info=True)
+
+
+def mark_reserved(run_dir: Path) -> None:
+    """Mark a run folder as reserved by this host's kernel pool."""
+    (Path(run_dir) / POOL_MARKER).write_text(host_tag())
+
+
+def unmark_reserved(run_dir: Path) -> None:
+    """An episode took the folder's kernel: it is a run now, never swept."""
+    (Path(run_dir) / POOL_MARKER).unlink(missing_ok=True)
+
+
+def is_reserved(run_dir: Path) -> bool:
+    """A run folder whose pooled kernel no episode has taken (no run yet: `nbdojo watch` leaves it out)."""
+    return (Path(run_dir) / POOL_MARKER).is_file()
+
+
+@functools.cache
+def sweep_reserved(out_dir: str) -> list[Path]:
+    """Remove the reserved run folders of dead hosts in `out_dir` (once per process and folder)."""
+    removed = []
+    try:
+        entries = [e for e in os.scandir(out_dir) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            pid, _, start = Path(entry.path, POOL_MARKER).read_text().strip().partition("-")
+            dead = not is_alive(int(pid), int(start) if start != "None" else None)
+        except (OSError, ValueError):
+            continue
+        if dead:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    if removed:
+        log.info("removed %d run folders reserved by dead hosts in %s", len(removed), out_dir)
+    return removed

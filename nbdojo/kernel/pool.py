@@ -26,7 +26,6 @@ Rules:
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import logging
 import os
@@ -40,19 +39,17 @@ from pathlib import Path
 from typing import Self
 
 from nbdojo import records
+from nbdojo.kernel import leftovers
 from nbdojo.kernel.agent import AgentKernel
 from nbdojo.kernel.caps import cgroups_wanted
 from nbdojo.kernel.gpus import checked_gpus
 from nbdojo.kernel.sandbox import KEPT_ENV
 from nbdojo.limits import Limits
-from nbdojo.runstate import host_tag, is_alive
 
 __all__ = ["KernelKey", "KernelPool", "shared_pool"]
 
 log = logging.getLogger(__name__)
 
-#: A file in a reserved run folder (not in its workspace: no kernel sees it) naming the host that reserved it.
-MARKER = ".nbdojo-pool"
 #: Seconds between looks at the machine's free memory while the pool waits for some.
 MEMORY_POLL_S = 1.0
 #: After a kernel is taken, the pool's thread waits this long before it starts or shuts down another: the
@@ -127,9 +124,9 @@ class _Warm:
 
 
 def _reserve_and_start(key: KernelKey) -> _Warm:
-    sweep_reserved(key.out_dir)
+    leftovers.sweep_reserved(key.out_dir)
     run_dir = key.run_folder(f"w{secrets.token_hex(3)}")
-    (run_dir / MARKER).write_text(host_tag())
+    leftovers.mark_reserved(run_dir)
     warm = _Warm(run_dir, key.kernel(run_dir))
     try:
         warm.kernel.start()
@@ -138,28 +135,6 @@ def _reserve_and_start(key: KernelKey) -> _Warm:
         warm.discard()
         raise
     return warm
-
-
-@functools.cache
-def sweep_reserved(out_dir: str) -> list[Path]:
-    """Remove the reserved run folders of dead hosts in `out_dir` (once per process and folder)."""
-    removed = []
-    try:
-        entries = [e for e in os.scandir(out_dir) if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return removed
-    for entry in entries:
-        try:
-            pid, _, start = Path(entry.path, MARKER).read_text().strip().partition("-")
-            dead = not is_alive(int(pid), int(start) if start != "None" else None)
-        except (OSError, ValueError):
-            continue
-        if dead:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
-    if removed:
-        log.info("removed %d run folders reserved by dead hosts in %s", len(removed), out_dir)
-    return removed
 
 
 class KernelPool:
@@ -214,7 +189,7 @@ class KernelPool:
             self._wake()
         if warm is None:
             return None
-        (warm.run_dir / MARKER).unlink(missing_ok=True)  # an episode's folder now
+        leftovers.unmark_reserved(warm.run_dir)  # an episode's folder now
         return warm.run_dir, warm.kernel
 
     def retire(self, kernel: AgentKernel) -> None:

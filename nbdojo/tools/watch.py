@@ -47,6 +47,7 @@ from typing import Any
 from tornado import web
 
 from nbdojo.errors import ConfigError, NbdojoError
+from nbdojo.kernel.leftovers import is_reserved
 from nbdojo.tools.lab import SafeContentsManager
 from nbdojo.tools.lab_server import server_args
 
@@ -134,6 +135,8 @@ class KernelFinder:
                 if workspace is None:
                     continue
                 run_dir = workspace.resolve().parent
+                if is_reserved(run_dir):  # a pooled kernel no episode has taken: looked at again later
+                    continue
                 if run_dir == self.root or self.root in run_dir.parents:
                     found[Path(conn)] = LiveKernel(run_dir, Path(conn), proc.info["pid"])
             self._known.update(found)
