@@ -7,5 +7,6 @@ caps      memory, process and disk caps (a cgroup, or rlimits and a watchdog)
 gpus      which GPUs a kernel gets and how they are named inside the sandbox
 outputs   a cell's outputs as the host keeps them, capped whatever the kernel sends
 leftovers sweeping what dead hosts left behind
+pool      warm kernels started ahead, so a reset takes one instead of waiting for a start
 startup/  code run in every kernel at start; specs/: nbdojo's kernel spec
 """
