@@ -32,6 +32,7 @@ _EXPORTS = {
     "EpisodeResult": "nbdojo.runner",
     "run_episode": "nbdojo.runner",
     "run_episodes": "nbdojo.batch",
+    "export": "nbdojo.tools.export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -102,4 +102,4 @@ def test_filters_skips_and_the_cli(llm_episode, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "nbdojo.cli", "export", str(out), "-f", "dpo"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
-        "error: Unknown export format 'dpo'; use one of: sft, rl."]
+        "error: Unknown export format 'dpo'; use one of: sft, rl, hf."]

@@ -259,22 +259,33 @@ def compare(
 
 def export(
     paths: list[Path] = typer.Argument(..., help="Trajectory notebooks, or folders of runs (nbdojo run --out)."),
-    fmt: str = typer.Option("sft", "--format", "-f", help="sft (chat with tool calls) or rl (steps and rewards)."),
-    output: Path = typer.Option(Path("trajectories.jsonl"), "--output", "-o", help="The JSON-lines file to write."),
+    fmt: str = typer.Option("sft", "--format", "-f", help="sft (chat with tool calls), rl (steps and rewards), or "
+                                                          "hf (a Hugging Face dataset of the sft chats and grades)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The JSON-lines file to write (default "
+                                          "trajectories.jsonl), or with hf the dataset's folder (default "
+                                          "trajectories-dataset)."),
     min_human_rank: float = typer.Option(0.0, min=0.0, max=1.0, help="Keep episodes with HumanRank at least this."),
     submitted_only: bool = typer.Option(False, "--submitted-only", help="Keep only episodes that submitted."),
     verified_only: bool = typer.Option(False, "--verified-only",
                                        help="Keep only episodes whose grade nbdojo signed (metadata.verified)."),
+    best_per_competition: bool = typer.Option(False, "--best-per-competition",
+                                              help="Keep each competition's best-graded episode only."),
+    dedup: bool = typer.Option(True, "--dedup/--keep-duplicates", help="Keep identical episodes once."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
+                                             help="Drop (never cut) episodes whose sft chat is longer than this "
+                                                  "many tokens (estimated at 4 characters a token)."),
 ) -> None:
-    """Trajectories as training data: one JSON line per episode, rebuilt turn by turn from the notebooks."""
+    """Trajectories as training data: one JSON line or dataset row per episode, rebuilt from the notebooks."""
     from nbdojo.tools.export import export as export_runs
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         err_console.print(f"[red]error:[/] not found: {', '.join(missing)}", soft_wrap=True, highlight=False)
         raise typer.Exit(1)
+    output = output or Path("trajectories-dataset" if fmt == "hf" else "trajectories.jsonl")
     counts = export_runs(paths, output, fmt=fmt, min_human_rank=min_human_rank, submitted_only=submitted_only,
-                         verified_only=verified_only)
+                         verified_only=verified_only, dedup=dedup, max_tokens=max_tokens,
+                         best_per_competition=best_per_competition)
     console.print(f"[bold]{counts['written']} episodes[/] written to {output.resolve()} ({fmt}) · "
                   f"{counts['filtered']} filtered out · {counts['skipped']} notebooks skipped "
                   "(not trajectories with kept observations)", soft_wrap=True, highlight=False)

@@ -9,7 +9,11 @@ budget at the start. From these an episode is rebuilt turn by turn:
   thought and tool call, each observation with its budget footer), in the chat format with
   `tools` that OpenAI-compatible fine-tuning takes;
 - `rl`: the prompt, then per step the action, observation, status and reward (0 until the
-  last step, then HumanRank, as the env gives it), with the episode's final grade.
+  last step, then HumanRank, as the env gives it), with the episode's final grade;
+- `hf`: the `sft` conversations and their grades as a Hugging Face dataset (`nbdojo.tools.export_hf`).
+
+Identical episodes are exported once; a token cap drops whole episodes and `best_per_competition`
+keeps each competition's best (`nbdojo.tools.export_filters`).
 
 Notebooks written before nbdojo kept observations, and people's notebooks, are skipped and counted.
 Every record's metadata says whether its grade is `verified` (signed by nbdojo for that notebook,
@@ -19,6 +23,7 @@ see `nbdojo.grading.signing`); `verified_only` keeps only those.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ import nbformat
 from nbdojo.notebook import nbdojo_meta
 from nbdojo.trajectory import VERIFIED, find_notebooks, verification
 
-FORMATS = ("sft", "rl")
+FORMATS = ("sft", "rl", "hf")
 
 
 @dataclass
@@ -160,9 +165,17 @@ def rl_record(episode: Episode) -> dict[str, Any]:
 
 
 def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank: float = 0.0,
-           submitted_only: bool = False, verified_only: bool = False) -> dict[str, int]:
-    """Write one JSON line per kept episode; counts of written, filtered out and skipped notebooks, and how
-    many of the written ones are unverified."""
+           submitted_only: bool = False, verified_only: bool = False, dedup: bool = True,
+           max_tokens: int | None = None, best_per_competition: bool = False,
+           count_tokens: Callable[[dict[str, Any]], int] | None = None) -> dict[str, int]:
+    """Write the kept episodes: one JSON line each (`sft`, `rl`), or a Hugging Face dataset in the folder
+    `output` (`hf`: the SFT conversation and the grade, see `nbdojo.tools.export_hf`). Identical episodes
+    are kept once (`dedup`); `max_tokens` drops every episode whose SFT conversation is longer (counted by
+    `count_tokens`, default an estimate from its characters), never cutting one; `best_per_competition`
+    keeps each competition's best-graded episode. Returns the counts of written, filtered out and skipped
+    notebooks, and how many of the written ones are unverified."""
+    from nbdojo.tools.export_filters import estimate_tokens, select
+
     if fmt not in FORMATS:
         from nbdojo.errors import ConfigError
 
@@ -170,12 +183,23 @@ def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank:
     found, skipped = episodes(paths)
     kept = [e for e in found if float(e.final.get("human_rank") or 0.0) >= min_human_rank
             and (not submitted_only or e.final.get("how") == "submitted") and (not verified_only or e.verified)]
-    make = sft_record if fmt == "sft" else rl_record
+    count = count_tokens or estimate_tokens
+    kept = select(kept, count_tokens=lambda e: count(sft_record(e)), dedup=dedup, max_tokens=max_tokens,
+                  best_only=best_per_competition)
+    if fmt == "hf":
+        from nbdojo.tools.export_hf import dataset_row, write_dataset
+
+        write_dataset([dataset_row(r, count(r)) for r in map(sft_record, kept)], output)
+    else:
+        _write_lines(map(sft_record if fmt == "sft" else rl_record, kept), output)
+    return {"written": len(kept), "filtered": len(found) - len(kept), "skipped": skipped,
+            "unverified": sum(not e.verified for e in kept)}
+
+
+def _write_lines(records: Iterable[dict[str, Any]], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        for episode in kept:
-            fh.write(json.dumps(make(episode), ensure_ascii=False) + "\n")
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     tmp.replace(output)  # a reader never sees half a file
-    return {"written": len(kept), "filtered": len(found) - len(kept), "skipped": skipped,
-            "unverified": sum(not e.verified for e in kept)}
