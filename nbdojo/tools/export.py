@@ -164,7 +164,7 @@ def rl_record(episode: Episode) -> dict[str, Any]:
             "terminated": final.get("how") == "submitted", "final": final, "metadata": episode.summary()}
 
 
-def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank: float = 0.0,
+def export(paths: list[str | Path], output: str | Path, *, fmt: str = "sft", min_human_rank: float = 0.0,
            submitted_only: bool = False, verified_only: bool = False, dedup: bool = True,
            max_tokens: int | None = None, best_per_competition: bool = False,
            count_tokens: Callable[[dict[str, Any]], int] | None = None) -> dict[str, int]:
@@ -180,7 +180,8 @@ def export(paths: list[Path], output: Path, *, fmt: str = "sft", min_human_rank:
         from nbdojo.errors import ConfigError
 
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    found, skipped = episodes(paths)
+    output = Path(output)
+    found, skipped = episodes([Path(p) for p in paths])
     kept = [e for e in found if float(e.final.get("human_rank") or 0.0) >= min_human_rank
             and (not submitted_only or e.final.get("how") == "submitted") and (not verified_only or e.verified)]
     count = count_tokens or estimate_tokens
