@@ -58,6 +58,8 @@ def test_a_client_plays_an_episode_to_a_graded_submission(prepared_home, tmp_pat
             assert early.is_error and "call start_episode" in text(early)
             wrong = await client.call_tool("start_episode", {"competition": "penguinz"})
             assert wrong.is_error and "Did you mean 'penguins'?" in text(wrong)
+            huge = await client.call_tool("start_episode", {"competition": "penguins", "seed": 10**40})
+            assert huge.is_error and "seed must be between 0 and" in text(huge)
             started = await client.call_tool("start_episode", {"competition": "penguins", "seed": 0})
             assert not started.is_error and text(started).startswith("# ")
             run_dir = Path(started.structured_content["notebook"]).parent

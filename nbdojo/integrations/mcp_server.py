@@ -37,6 +37,8 @@ TOOLS = ("start_episode", "request_info", "execute_code", "validate", "submit", 
 INFO_KEYS = ("status", "step", "action", "budget", "duration_s", "public_score", "final")
 #: How long closing an episode waits for a step in flight, after interrupting its kernel.
 CLOSE_GRACE_S = 3.0
+#: The largest seed a client may ask for (numpy's seeds are 32-bit; the seed also names the run's folder).
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class EpisodeSlot:
         return self._stepping.locked()
 
     def start(self, competition: str, seed: int | None) -> tuple[str, dict[str, Any]]:
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be between 0 and {MAX_SEED}, not {seed}.")
         with self._stepping:
             self._check_open()
             if self.env is not None:
