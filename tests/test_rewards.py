@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import nbformat
@@ -9,7 +10,8 @@ import pytest
 
 from nbdojo.env import DojoEnv
 from nbdojo.errors import ConfigError
-from nbdojo.grading.rewards import PENALTY_CAP, EpisodeRewards, check_mode
+from nbdojo.grading.rewards import PENALTY_CAP, EpisodeRewards, check_mode, episode_return, mode_of
+from nbdojo.tools.export import export
 
 
 def test_final_pays_only_the_terminal_reward():
@@ -94,6 +96,11 @@ def test_public_delta_episode_records_its_rewards_and_pays_no_farming(loan_defau
     kept = [c.metadata["nbdojo"]["reward"] for c in nb.cells if "reward" in c.metadata.get("nbdojo", {})]
     assert kept == pytest.approx(rewards)
     assert nb.metadata["nbdojo"]["reward"] == {"mode": "public_delta", "return": pytest.approx(sum(rewards))}
+    written = export([tmp_path], tmp_path / "rl.jsonl", fmt="rl")  # `nbdojo export --format rl` carries them
+    assert written["written"] == 1
+    (record,) = [json.loads(line) for line in (tmp_path / "rl.jsonl").read_text().splitlines()]
+    assert record["reward_mode"] == "public_delta" and record["reward"] == pytest.approx(sum(rewards))
+    assert [s["reward"] for s in record["steps"]] == pytest.approx(rewards)
 
 
 def test_run_with_a_bad_reward_mode_is_one_line_and_plans_carry_the_mode(tmp_path):
@@ -109,3 +116,10 @@ def test_run_with_a_bad_reward_mode_is_one_line_and_plans_carry_the_mode(tmp_pat
     assert [p.reward for p in plan_episodes("loan-default", [0, 1], out_dir=tmp_path, reward="shaped")] == ["shaped"] * 2
     with pytest.raises(ConfigError):
         plan_episodes("loan-default", [0], out_dir=tmp_path, reward="dense")
+
+
+def test_notebooks_from_before_the_modes_read_as_final():
+    old = {"final": {"human_rank": 0.25}}
+    assert (episode_return(old), mode_of(old)) == (0.25, "final")
+    assert (episode_return({"final": None}), mode_of({"reward": {"mode": "nonsense"}})) == (0.0, "final")
+    assert episode_return({"reward": {"mode": "shaped", "return": -0.02}, "final": {"human_rank": 0.5}}) == -0.02

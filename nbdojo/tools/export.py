@@ -8,8 +8,9 @@ budget at the start. From these an episode is rebuilt turn by turn:
 - `sft`: the conversation as nbdojo's LLM agent holds it (its system prompt, the tools, each
   thought and tool call, each observation with its budget footer), in the chat format with
   `tools` that OpenAI-compatible fine-tuning takes;
-- `rl`: the prompt, then per step the action, observation, status and reward (0 until the
-  last step, then HumanRank, as the env gives it), with the episode's final grade;
+- `rl`: the prompt, then per step the action, observation, status and reward (as the env gave it
+  under the episode's reward mode, `nbdojo.grading.rewards`: by default 0 until the last step, then
+  HumanRank), with the episode's return, reward mode and final grade;
 - `hf`: the `sft` conversations and their grades as a Hugging Face dataset (`nbdojo.tools.export_hf`).
 
 Identical episodes are exported once; a token cap drops whole episodes and `best_per_competition`
@@ -30,6 +31,7 @@ from typing import Any
 
 import nbformat
 
+from nbdojo.grading.rewards import episode_return, mode_of
 from nbdojo.notebook import nbdojo_meta
 from nbdojo.trajectory import VERIFIED, find_notebooks, verification
 
@@ -44,6 +46,7 @@ class Step:
     observation: str
     status: str
     budget: dict[str, Any] = field(default_factory=dict)
+    reward: float | None = None  # under the episode's reward mode; None in notebooks from before the modes
 
 
 @dataclass
@@ -92,8 +95,10 @@ def read_episode(path: Path) -> Episode | None:
                 action["code"] = cell.source
             elif name == "invalid":
                 action = {"action": "invalid", "raw": cell_meta.get("raw")}
+            reward = cell_meta.get("reward")
             steps[step] = Step(step, action, thoughts.get(step), cell_meta["observation"],
-                               str(cell_meta.get("status", "ok")), dict(cell_meta.get("budget") or {}))
+                               str(cell_meta.get("status", "ok")), dict(cell_meta.get("budget") or {}),
+                               float(reward) if isinstance(reward, (int, float)) else None)
     return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)], verification(nb))
 
 
@@ -153,15 +158,17 @@ def sft_record(episode: Episode, *, observation_chars: int | None = None) -> dic
 
 
 def rl_record(episode: Episode) -> dict[str, Any]:
-    """The episode as states, actions and rewards: 0 per step, HumanRank on the last (the env's reward)."""
+    """The episode as states, actions and rewards, each step's as the env gave it (kept on its cell) under the
+    episode's reward mode; a notebook from before the modes gets `final`'s: 0 per step, HumanRank on the last."""
     final = episode.final
-    reward = float(final.get("human_rank") or 0.0) if final else 0.0
+    kept = bool(episode.steps) and all(s.reward is not None for s in episode.steps)
     steps = [{"step": s.step, "thought": s.thought, "action": s.action, "observation": s.observation,
-              "status": s.status, "reward": 0.0} for s in episode.steps]
-    if steps:
-        steps[-1]["reward"] = reward
-    return {"prompt": _prompt(episode), "steps": steps, "reward": reward,
-            "terminated": final.get("how") == "submitted", "final": final, "metadata": episode.summary()}
+              "status": s.status, "reward": s.reward if kept else 0.0} for s in episode.steps]
+    if steps and not kept:
+        steps[-1]["reward"] = float(final.get("human_rank") or 0.0)
+    return {"prompt": _prompt(episode), "steps": steps, "reward": episode_return(episode.meta),
+            "reward_mode": mode_of(episode.meta), "terminated": final.get("how") == "submitted", "final": final,
+            "metadata": episode.summary()}
 
 
 def export(paths: list[str | Path], output: str | Path, *, fmt: str = "sft", min_human_rank: float = 0.0,
