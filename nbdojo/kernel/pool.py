@@ -257,7 +257,9 @@ class KernelPool:
 
     def _next_start(self) -> KernelKey | None:
         """The key to start a kernel for now, or None (full, waiting after a failure, or short of memory)."""
-        if self._key is None or len(self._ready) >= self.size or time.monotonic() < max(self._retry_at, self._quiet_until):
+        if self._key is None or len(self._ready) >= self.size:
+            return None
+        if time.monotonic() < max(self._retry_at, self._quiet_until):
             return None
         return self._key if _free_memory() >= self.min_free_bytes else None
 
@@ -266,7 +268,8 @@ class KernelPool:
             with self._cond:
                 key = None
                 while not self._closed and not self._doomed_now() and (key := self._next_start()) is None:
-                    self._cond.wait(min(MEMORY_POLL_S, max(0.01, self._quiet_until - time.monotonic())))
+                    quiet = self._quiet_until - time.monotonic()
+                    self._cond.wait(min(MEMORY_POLL_S, quiet) if quiet > 0 else MEMORY_POLL_S)
                 doomed, self._doomed = self._doomed, []
                 if self._closed:
                     key = None
