@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nbdojo.kernel import leftovers
 from nbdojo.config import kernel_specs_dir
-from nbdojo.kernel.session import CellResult, KernelSession
+from nbdojo.kernel.session import CellResult, KernelSession, Progress
 from nbdojo.kernel.gpus import checked_gpus, cuda_env, sandbox_grant
 from nbdojo.kernel.caps import CapGuard, cgroups_wanted
 from nbdojo.limits import Limits
@@ -88,8 +88,8 @@ class AgentKernel:
         """How the memory and process caps are held: 'cgroup v1' or 'v2', or 'watchdog' (no cgroup, or unsandboxed)."""
         return self._guard.mode
 
-    def execute(self, code: str, timeout: float | None = None) -> CellResult:
-        result = self.session.execute(code, timeout=timeout)
+    def execute(self, code: str, timeout: float | None = None, progress: Progress | None = None) -> CellResult:
+        result = self.session.execute(code, timeout=timeout, progress=progress)
         if self._guard.check() and not result.restarted:  # a cap hit is charged to the cell that made it
             self.session.restart()
             result.restarted = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nbformat.v4 import new_output
+from nbformat.notebooknode import NotebookNode
 
 __all__ = ["CellOutputs", "capped_error", "cut_text"]
 
@@ -24,6 +24,12 @@ MAX_TRACEBACK_LINES = 100
 MAX_TRACEBACK_LINE_CHARS = 5_000
 MAX_MIME_CHARS = 200
 _STREAM_NAMES = ("stdout", "stderr")
+
+
+def _new_output(output_type: str, **fields: Any) -> NotebookNode:
+    """An output as nbformat.v4.new_output makes it from fields already shaped here, without its schema check
+    (half a millisecond with jsonschema, on every result): the trajectory's save checks each new cell once."""
+    return NotebookNode(output_type=output_type, **fields)
 
 
 def cut_text(text: str, limit: int, what: str = "characters") -> str:
@@ -136,6 +142,7 @@ class CellOutputs:
         self.head_cap, self.tail_cap = cap // 2, cap - cap // 2
         self.rich_cap = RICH_FACTOR * cap
         self._clear_on_next = False
+        self.changes = 0  # messages taken so far: a reader of the running cell knows when to look again
         self._reset()
 
     def _reset(self) -> None:
@@ -151,6 +158,7 @@ class CellOutputs:
         kind, content = msg.get("msg_type"), msg.get("content")
         if not isinstance(content, dict):
             return
+        self.changes += 1
         transient = content.get("transient")
         display_id = transient.get("display_id") if isinstance(transient, dict) else None
         display_id = display_id if isinstance(display_id, str) and len(display_id) <= 200 else None
@@ -182,15 +190,15 @@ class CellOutputs:
     def _output(self, kind: Any, content: dict) -> tuple[dict | None, int]:
         """The nbformat output for a message, and the rich-output bytes it holds."""
         if kind == "error":
-            return new_output("error", **capped_error(content)), 0
+            return _new_output("error", **capped_error(content)), 0
         if kind not in ("display_data", "execute_result"):
             return None, 0
         data, meta, size = self.bundles.shape(content.get("data"), content.get("metadata"))
         if kind == "display_data":
-            return new_output("display_data", data=data, metadata=meta), size
+            return _new_output("display_data", data=data, metadata=meta), size
         count = content.get("execution_count")
         count = count if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 2**31 else None
-        return new_output("execute_result", data=data, metadata=meta, execution_count=count), size
+        return _new_output("execute_result", data=data, metadata=meta, execution_count=count), size
 
     def _update(self, display_id: str | None, content: dict) -> None:
         shown = self.displays.get(display_id or "", [])

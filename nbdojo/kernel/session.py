@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,13 +36,17 @@ from nbdojo.errors import ConfigError, KernelError, KernelStartError
 from nbdojo.kernel.leftovers import connection_dir
 from nbdojo.kernel.outputs import CellOutputs, capped_error
 
-__all__ = ["CellResult", "KernelSession", "install_kernelspec", "uninstall_kernelspec"]
+__all__ = ["CellResult", "KernelSession", "Progress", "install_kernelspec", "uninstall_kernelspec"]
 
 log = logging.getLogger(__name__)
 
 _LIVENESS_INTERVAL = 0.5  # seconds between is_alive() polls while a cell runs
 _IOPUB_RCVHWM = 16  # messages the host queues; a lagging host leaves the backlog in the kernel
 _OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"}
+
+#: Called while a cell runs with its outputs so far; returns the monotonic time it wants to be called again
+#: (see nbdojo.trajectory.live.RunningCell.progress). First called as the cell starts.
+Progress = Callable[[CellOutputs], float]
 
 
 @dataclass
@@ -300,16 +305,16 @@ class KernelSession:
     def is_alive(self) -> bool:
         return self._km is not None and self._km.has_kernel and self._km.is_alive()
 
-    @property
-    def connection_file(self) -> Path | None:
-        return Path(self._km.connection_file) if self._km is not None else None
-
     def warm_up(self) -> None:
         """Run an empty cell silently (no execution count, no history, no state): a kernel's first cell
         costs more than the next ones, and a kernel started ahead (nbdojo.kernel.pool) pays it early."""
         if self._kc is not None:
             self._kc.execute_interactive("pass", silent=True, store_history=False, timeout=self.startup_timeout,
                                          output_hook=lambda msg: None)
+
+    @property
+    def connection_file(self) -> Path | None:
+        return Path(self._km.connection_file) if self._km is not None else None
 
     @property
     def pid(self) -> int | None:
@@ -322,8 +327,9 @@ class KernelSession:
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
-    def execute(self, code: str, timeout: float | None = None) -> CellResult:
-        """Run one cell, waiting at most `timeout` seconds (None: no limit). Never raises for the cell."""
+    def execute(self, code: str, timeout: float | None = None, progress: Progress | None = None) -> CellResult:
+        """Run one cell, waiting at most `timeout` seconds (None: no limit). Never raises for the cell.
+        `progress` sees the outputs while the cell runs, when it asks to."""
         if timeout is not None and not timeout > 0:
             raise ConfigError(f"timeout must be positive or None, got {timeout!r}")
         restarted = not self._require_km().is_alive()
@@ -334,7 +340,7 @@ class KernelSession:
         started, t0 = datetime.now(timezone.utc).isoformat(timespec="milliseconds"), time.monotonic()
         msg_id = self._kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
         try:
-            result = self._wait(msg_id, timeout, t0)
+            result = self._wait(msg_id, timeout, t0, progress)
         except BaseException:  # e.g. Ctrl-C in the host: do not leave the cell running
             if self.is_alive():
                 self.interrupt()
@@ -342,7 +348,7 @@ class KernelSession:
         result.started, result.restarted = started, result.restarted or restarted
         return result
 
-    def _wait(self, msg_id: str, timeout: float | None, t0: float) -> CellResult:
+    def _wait(self, msg_id: str, timeout: float | None, t0: float, progress: Progress | None = None) -> CellResult:
         """Collect the cell's messages until idle and replied; enforce the timeout; watch liveness."""
         km, kc = self._require_km(), self._kc
         assert kc is not None
@@ -356,6 +362,7 @@ class KernelSession:
         settle_by = math.inf  # once idle or the reply is in, wait this long for the other
         deadline = t0 + timeout if timeout is not None else math.inf  # then the grace deadline
         next_check = t0 + _LIVENESS_INTERVAL
+        next_progress = progress(outputs) if progress is not None else math.inf
 
         while not (idle and replied):
             now = time.monotonic()
@@ -379,7 +386,9 @@ class KernelSession:
                     result.restarted = True
                     self.restart()
                     break
-            wait_s = max(0.0, min(settle_by, next_check, deadline) - time.monotonic())
+            if now >= next_progress:
+                next_progress = progress(outputs)
+            wait_s = max(0.0, min(settle_by, next_check, deadline, next_progress) - time.monotonic())
             events = dict(poller.poll(wait_s * 1000))
             while iopub.socket in events and iopub.msg_ready():
                 msg = iopub.get_msg(timeout=0)

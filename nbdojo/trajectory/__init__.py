@@ -2,7 +2,9 @@
 
 Layout: a markdown header, a `parameters` cell (papermill can inject other
 paths), a setup cell, then one cell per step (markdown for thoughts and
-non-code actions), and last the scorer cell tagged `nbdojo-scorer`.
+non-code actions), and last the scorer cell tagged `nbdojo-scorer`. A save
+re-serializes only new and changed cells (nbdojo.trajectory.file); a cell
+still running is in the notebook too (nbdojo.trajectory.live).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
 
+from nbdojo.trajectory.live import RunningCell
 from nbdojo.notebook import nbdojo_meta, set_nbdojo_meta
 from nbdojo._package import __version__
 from nbdojo.grading import signing
+from nbdojo.trajectory.file import NotebookFile, new_cell
 
 SCORER_TAG = "nbdojo-scorer"
 PARAMETERS_TAG = "parameters"
@@ -86,7 +88,11 @@ def header_markdown(meta: dict[str, Any], title: str | None = None) -> str:
 
 
 class Trajectory:
-    """An episode's notebook, kept in memory and written to `path` after every change."""
+    """An episode's notebook, kept in memory and written to `path` after every change.
+
+    A cell already saved is changed through these methods only (or the change is announced with
+    `changed(cell)`): a save writes again the cells that are new or announced, not the others.
+    """
 
     def __init__(self, path: str | Path, meta: dict[str, Any], *, title: str | None = None):
         self.path = Path(path)
@@ -102,7 +108,26 @@ class Trajectory:
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
             **copy.deepcopy(meta),
         })
-        self.nb.cells.append(new_markdown_cell(header_markdown(self.meta, title), metadata={"nbdojo": {"role": "header"}}))
+        self.nb.cells.append(new_cell("markdown", header_markdown(self.meta, title), metadata={"nbdojo": {"role": "header"}}))
+
+    @property
+    def file(self) -> NotebookFile:
+        """The notebook's file and what it has serialized (made on first use: `as_trajectory` skips __init__)."""
+        file = self.__dict__.get("_file")
+        if file is None or file.path != self.path:
+            file = self.__dict__["_file"] = NotebookFile(self.path)
+        return file
+
+    def changed(self, cell: Any) -> None:
+        """`cell`, already saved, was edited in place: the next save writes it again."""
+        self.file.forget(cell)
+
+    def running_cell(self, source: str, *, step: int | None, action: str) -> RunningCell:
+        """The cell of an execute step about to run: it enters the notebook while it runs (nbdojo.trajectory.live),
+        and `add_code` for the same step replaces it with the final cell."""
+        live = RunningCell(self, source, step=step, action=action)
+        self.__dict__["_running"] = live
+        return live
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -126,11 +151,12 @@ class Trajectory:
                     meta["budget"] = budget
                 if reward is not None:
                     meta["reward"] = reward
+                self.changed(cell)
                 return
 
     def add_markdown(self, text: str, *, step: int | None, action: str, **extra: Any) -> None:
         meta = {"step": step, "action": action, **extra}
-        self.nb.cells.append(new_markdown_cell(text, metadata={"nbdojo": meta}))
+        self.nb.cells.append(new_cell("markdown", text, metadata={"nbdojo": meta}))
 
     def add_code(
         self, source: str, *, step: int | None, action: str, status: str, started: str, duration_s: float,
@@ -146,9 +172,15 @@ class Trajectory:
         metadata: dict[str, Any] = {"nbdojo": meta}
         if cell_tags:
             metadata["tags"] = cell_tags
-        cell = new_code_cell(source, metadata=metadata, execution_count=execution_count)
-        cell.outputs = [nbformat.from_dict(o) for o in outputs]
-        self.nb.cells.append(cell)
+        cell = new_cell("code", source, metadata=metadata, execution_count=execution_count, outputs=list(outputs))
+        running: RunningCell | None = self.__dict__.pop("_running", None)
+        place = running.close() if running is not None and (running.step, running.action) == (step, action) else None
+        if running is not None and running.open:
+            running.interrupt("another cell was recorded before it ended")
+        if place is None:
+            self.nb.cells.append(cell)
+        else:
+            self.nb.cells[place] = cell  # the running cell becomes the final cell, in its place
 
     def add_scorer(self, competition_id: str, report: str, *, step: int | None, grade: dict[str, Any] | None) -> None:
         """Append the scorer cell with the trusted grader's printed report as its output. Its grade becomes
@@ -180,21 +212,10 @@ class Trajectory:
     def set_usage(self, usage: dict[str, Any]) -> None:
         self.meta["usage"] = dict(usage)
 
-    def save(self) -> Path:
-        """Validate, then write atomically: a reader never sees a half-written notebook."""
-        nbformat.validate(self.nb)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                nbformat.write(self.nb, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path
+    def save(self, *, durable: bool | None = None) -> Path:
+        """Validate what is new, then write atomically: a reader never sees a half-written notebook.
+        `durable`: fsync now (default: once the episode has ended; else at most every few seconds)."""
+        return self.file.write(self.nb, durable=bool(self.meta.get("ended")) if durable is None else durable)
 
 
 #: What a signature binds a grade to, besides the notebook's code: who ran what, when, as which run.
