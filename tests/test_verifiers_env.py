@@ -93,6 +93,23 @@ def test_a_rollout_that_fails_closes_its_episode_and_kernel(loan_default_data, t
     assert not kernels_running()
 
 
+@pytest.mark.kernel
+def test_a_timed_out_rollout_stops_its_episode_before_the_next_action(loan_default_data, tmp_path, monkeypatch):
+    env = load_environment(["loan-default"], [0], out_dir=tmp_path / "runs", max_steps=6)
+    env.config.agent.timeout.rollout = 8  # verifiers cancels the harness 8 s in (the kernel starts in ~1-3 s),
+    sleepy = tool_call("execute_code", {"code": "import time; time.sleep(12); print('slept')"})  # in this cell
+    with OpenAIServer(policy=lambda body: sleepy) as server:
+        (episode,) = evaluate(env, server, tmp_path / "vf", monkeypatch)
+    (trace,) = episode.traces
+    assert trace.is_timeout and trace.reward == 0.0
+    nb = nbformat.read(trace.info["nbdojo"]["notebook"], as_version=4)
+    assert nbdojo_meta(nb)["ended"] and len(server.requests) == 1  # no action after the cancel
+    actions = [nbdojo_meta(cell).get("action") for cell in nb.cells]
+    assert actions[-3:] == ["execute_code", "interrupted", "closed"]  # the running cell was let finish...
+    assert "slept" in nb.cells[-3].outputs[0]["text"]  # ...then the episode was closed
+    assert not kernels_running()
+
+
 def test_bad_settings_are_one_line_errors(tmp_path):
     with pytest.raises(UnknownCompetitionError, match="Did you mean"):
         load_environment(["loan-defualt"])
