@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import psutil
 import pytest
@@ -164,3 +165,22 @@ def test_a_batch_worker_keeps_a_pool_and_leaves_nothing_behind(loan_default_data
     assert len(names) == 3 and sum(bool(re.search(r"-w[0-9a-f]{6}-", n)) for n in names) == 2  # 1 cold, 2 warm
     seeds = sorted(json.loads((runs / n / "trajectory.ipynb").read_text())["metadata"]["nbdojo"]["seed"] for n in names)
     assert seeds == [0, 1, 2]  # the worker's last pooled kernel and its folder went with the worker
+
+
+def test_the_pool_starts_no_kernel_while_the_machine_is_short_of_memory(tmp_path, monkeypatch):
+    from nbdojo.kernel import pool as pool_module
+
+    starts: list[object] = []
+    started = types.SimpleNamespace(discard=lambda: None)  # what a start hands the pool
+    monkeypatch.setattr(pool_module, "_reserve_and_start", lambda key: starts.append(key) or started)
+    key = pool_module.KernelKey(str(tmp_path), COMP, "test", (), (None, None, None, 1000), True, (), "nbdojo", "", "")
+    with KernelPool(1, min_free_bytes=1 << 62) as pool:  # more memory than any machine has available
+        assert pool.take(key) is None  # the pool fills for this key from now on, when it can
+        assert not pool.wait_ready(timeout=2.5)
+    assert starts == []
+    with KernelPool(1, min_free_bytes=0) as pool:  # the same with memory to spare: it starts one
+        pool.take(key)
+        deadline = time.monotonic() + 10
+        while not starts and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert starts == [key]
