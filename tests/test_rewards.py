@@ -113,7 +113,8 @@ def test_run_with_a_bad_reward_mode_is_one_line_and_plans_carry_the_mode(tmp_pat
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert proc.stderr.strip() == "error: Unknown reward mode 'dense'; use one of: final, public_delta, shaped."
-    assert [p.reward for p in plan_episodes("loan-default", [0, 1], out_dir=tmp_path, reward="shaped")] == ["shaped"] * 2
+    plans = plan_episodes("loan-default", [0, 1], out_dir=tmp_path, reward="shaped")
+    assert [plan.reward for plan in plans] == ["shaped", "shaped"]
     with pytest.raises(ConfigError):
         plan_episodes("loan-default", [0], out_dir=tmp_path, reward="dense")
 

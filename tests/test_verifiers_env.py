@@ -119,6 +119,8 @@ def test_bad_settings_are_one_line_errors(tmp_path):
         load_environment(["loan-default"], max_stepz=3)
     with pytest.raises(ConfigError, match="seeds must be"):
         load_environment(["loan-default"], seeds=[-1])
+    with pytest.raises(ConfigError, match="agent_mode must be one of auto, tools, json"):
+        load_environment(["loan-default"], agent_mode="xml")
 
 
 def test_without_the_extra_the_error_names_it():

@@ -26,7 +26,8 @@ from typing import Any
 
 from nbdojo.errors import ConfigError
 
-__all__ = ["DEFAULT_MODE", "MODES", "PENALTIES", "PENALTY_CAP", "EpisodeRewards", "check_mode", "episode_return", "mode_of"]
+__all__ = ["DEFAULT_MODE", "MODES", "PENALTIES", "PENALTY_CAP", "EpisodeRewards", "check_mode", "episode_return",
+           "mode_of"]
 
 MODES = ("final", "public_delta", "shaped")
 DEFAULT_MODE = "final"

@@ -9,12 +9,14 @@ harness. Each rollout owns one sandboxed nbdojo episode (a `DojoEnv`, its notebo
 `submit`, ...), driven by nbdojo's LLM agent, and every model call goes through the verifiers
 interception server, so the trace holds the conversation. The rollout's reward is the episode's
 return as its signed notebook keeps it: HumanRank under the default `final` mode (see
-nbdojo.grading.rewards for `public_delta` and `shaped`); the notebook's path is in `trace.info["nbdojo"]`.
+nbdojo.grading.rewards for `public_delta` and `shaped`); the notebook's path is in
+`trace.info["nbdojo"]`.
 The kernel is shut down when the rollout ends, on errors and cancellation too.
 
 The same environment from verifiers' command line: `vf-eval nbdojo-verifiers --model M
---env.taskset.competitions '["loan-default"]' ...` (the taskset id `nbdojo-verifiers` is the
-top-level module `nbdojo_verifiers`, which verifiers' plugin loader imports).
+--env.taskset.competitions '["loan-default"]' --env.agent.runtime.type subprocess ...` (the taskset
+id `nbdojo-verifiers` is the top-level module `nbdojo_verifiers`, which verifiers' plugin loader
+imports).
 
 verifiers is imported only when an environment is built: without the extra, one line names it.
 """
@@ -25,10 +27,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from nbdojo.errors import ConfigError
 from nbdojo.integrations import require
 from nbdojo.integrations.verifiers.settings import TASKSET_ID, check_settings
 
 __all__ = ["TASKSET_ID", "check_settings", "load_environment"]
+
 
 def load_environment(competitions: Iterable[str] = ("loan-default",), seeds: Iterable[int] = (0,), *,
                      reward: str = "final", out_dir: str | Path = "runs", sandbox: bool = True,
@@ -43,10 +47,13 @@ def load_environment(competitions: Iterable[str] = ("loan-default",), seeds: Ite
     require("verifiers.v1", "verifiers", feature="nbdojo's verifiers environment")
     from nbdojo.integrations.verifiers.harness import NbdojoHarnessConfig
     from nbdojo.integrations.verifiers.taskset import NbdojoTasksetConfig
+    from nbdojo.agents.llm import MODES
     from verifiers.v1 import AgentConfig, SingleAgentEnvConfig, SubprocessConfig, load_environment as vf_load
 
     competitions, seeds = list(competitions), list(seeds)
     kept_limits = check_settings(competitions, seeds, reward, limits)
+    if agent_mode not in MODES:
+        raise ConfigError(f"agent_mode must be one of {', '.join(MODES)}, not {agent_mode!r}.")
     taskset = NbdojoTasksetConfig(
         id=TASKSET_ID, competitions=competitions, seeds=seeds, reward=reward, limits=kept_limits,
         out_dir=str(Path(out_dir).resolve()), sandbox=sandbox, kernel_env=str(kernel_env) if kernel_env else None)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import verifiers.v1 as vf
 from pydantic import Field
@@ -35,7 +35,7 @@ class NbdojoHarnessConfig(vf.HarnessConfig):
     """`--env.agent.harness.*`: nbdojo's LLM agent."""
 
     id: str = TASKSET_ID
-    mode: str = "auto"  # actions as tool calls, as JSON text, or tools falling back to JSON
+    mode: Literal["auto", "tools", "json"] = "auto"  # actions as tool calls, as JSON text, or tools else JSON
     context_tokens: int = Field(32000, ge=1024)  # conversation sent per request
     request_timeout: float = Field(600.0, gt=0)
     max_retries: int = Field(3, ge=0)
