@@ -294,8 +294,9 @@ class DojoEnv(gym.Env[str, dict]):
         raise AssertionError(f"unhandled action {act!r}")  # parse_action only yields the types above
 
     def _execute(self, act: ExecuteCode, step: int) -> tuple[str, str, float, dict[str, Any]]:
-        result = self._kernel.execute(act.code, timeout=self.budget.cell_timeout())
-        self._record_cell(act.code, result, step=step, action=act.name, **self.budget.take_usage())
+        with self.trajectory.running_cell(act.code, step=step, action=act.name) as running:  # in the notebook as it runs
+            result = self._kernel.execute(act.code, timeout=self.budget.cell_timeout(), progress=running.progress)
+            self._record_cell(act.code, result, step=step, action=act.name, **self.budget.take_usage())
         if result.restarted:
             self._rerun_setup()
         obs = render_cell(step=step, status=result.status, duration_s=result.duration_s, outputs=result.outputs,
