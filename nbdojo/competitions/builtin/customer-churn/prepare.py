@@ -23,7 +23,7 @@ import pandas as pd
 from nbdojo.competitions.prepare_kit import write_oracle
 
 N_TRAIN = 20_000
-N_TEST = 8_000
+N_TEST = 80_000
 ID = "customer_id"
 TARGET = "churned"
 
