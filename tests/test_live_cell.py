@@ -15,8 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from typer.testing import CliRunner
+
+from nbdojo.cli import app
 from nbdojo.env import DojoEnv
-from nbdojo.trajectory.live import effective_status, settle_abandoned
+from nbdojo.trajectory.live import effective_status
 from nbdojo.runstate import run_state
 from nbdojo.trajectory import verification
 
@@ -106,9 +109,12 @@ def test_a_killed_host_leaves_the_notebook_valid_complete_and_the_running_cell_i
     assert effective_status(cut, nb.metadata["nbdojo"]) == "interrupted"  # how every reader takes it
     kept = cut.outputs[0].text
 
-    assert settle_abandoned(notebook) == 1  # `nbdojo runs clean DIR` writes it so
+    cleaned = CliRunner().invoke(app, ["runs", "clean", str(out)])  # writes it so in the file
+    assert cleaned.exit_code == 0, cleaned.output
+    assert "marked 1 running cell interrupted" in cleaned.output
     nb = read_valid(notebook)
     (cut,) = code_cells(nb, 2)
     assert cut.metadata["nbdojo"]["status"] == "interrupted"
     assert cut.outputs[0].text == kept and cut.outputs[-1].data["text/plain"].startswith("[nbdojo] interrupted")
     assert run_state(nb.metadata["nbdojo"]) == "abandoned"
+    assert "marked" not in CliRunner().invoke(app, ["runs", "clean", str(out)]).output  # once is enough

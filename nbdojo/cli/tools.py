@@ -326,7 +326,8 @@ def doctor(
 def runs(
     args: Optional[list[str]] = typer.Argument(None, metavar="[clean] [DIR]",
                                                help="The runs folder (default runs/); `clean` first removes what "
-                                                    "dead runs left behind (kernel folders, cgroups)."),
+                                                    "dead runs left behind (kernel folders, cgroups) and, with a "
+                                                    "folder, marks their running cells interrupted."),
 ) -> None:
     """The runs under a folder, each live, finished, abandoned (its host died) or failed, with score and path."""
     import nbformat
@@ -336,7 +337,8 @@ def runs(
     from nbdojo.trajectory import find_notebooks
 
     args = list(args or [])
-    if args and args[0] == "clean":
+    clean = bool(args) and args[0] == "clean"
+    if clean:
         from nbdojo.kernel.leftovers import sweep
 
         removed = sweep()
@@ -361,6 +363,16 @@ def runs(
             continue
         if not meta.get("competition") or path.name.endswith(".replay.ipynb"):
             continue
+        if clean and run_state(meta) == "abandoned":
+            from nbdojo.trajectory.live import settle_abandoned
+
+            try:
+                settled = settle_abandoned(path)  # a cell its killed host left "running" becomes "interrupted"
+            except (OSError, ValueError, nbformat.ValidationError) as exc:
+                settled = 0
+                err_console.print(f"could not mark the running cells of {path} interrupted: {exc}", highlight=False)
+            if settled:
+                console.print(f"marked {settled} running cell{'s' * (settled > 1)} interrupted in {path}")
         final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
         score = final.get("score")
         table.add_row(run_state(meta), str(meta.get("competition")), str(meta.get("agent") or "?"),
