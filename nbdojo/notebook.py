@@ -30,6 +30,7 @@ class Status(str, Enum):
     OOM = "oom"
     INVALID = "invalid"
     INTERRUPTED = "interrupted"
+    RUNNING = "running"  # the cell of a step still running (nbdojo.trajectory.live); read as interrupted once its run is not live
     TRUNCATED = "truncated"
     CLOSED = "closed"
     NOT_RUN = "not run"
@@ -98,7 +99,8 @@ class CellMeta(TypedDict, total=False):
     action: str  # an action name, or "setup", "thought", "invalid", "truncated", "closed", "interrupted"
     status: str  # a Status value
     started: str
-    duration_s: float
+    duration_s: float  # so far, while the cell runs
+    updated: str  # while the cell runs: when the notebook last got its outputs (ISO-8601 UTC)
     observation: str  # exactly what the agent got back
     args: dict[str, Any]  # the action's arguments but its code and thought
     budget: dict[str, Any]

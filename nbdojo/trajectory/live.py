@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from nbdojo.notebook import nbdojo_meta
+from nbdojo.notebook import Status, nbdojo_meta
 from nbdojo.runstate import run_state
 from nbdojo.trajectory.file import new_cell
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 FIRST_WRITE_S = 0.25
 WRITE_INTERVAL_S = 2.0
 REFRESH_S = 30.0
-RUNNING, INTERRUPTED = "running", "interrupted"
+RUNNING, INTERRUPTED = Status.RUNNING.value, Status.INTERRUPTED.value
 
 
 class Outputs(Protocol):
