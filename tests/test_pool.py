@@ -151,7 +151,7 @@ def test_a_host_that_exits_or_is_killed_leaves_no_kernel(loan_default_data, tmp_
 def test_a_batch_worker_keeps_a_pool_and_leaves_nothing_behind(loan_default_data, tmp_path):
     import nbformat
 
-    from nbdojo.batch import run_episodes
+    from nbdojo import run_episodes
     from nbdojo.limits import Limits
 
     notebook = tmp_path / "copy.ipynb"
@@ -173,7 +173,7 @@ def test_the_pool_starts_no_kernel_while_the_machine_is_short_of_memory(tmp_path
     starts: list[object] = []
     started = types.SimpleNamespace(discard=lambda: None)  # what a start hands the pool
     monkeypatch.setattr(pool_module, "_reserve_and_start", lambda key: starts.append(key) or started)
-    key = pool_module.KernelKey(str(tmp_path), COMP, "test", (), (None, None, None, 1000), True, (), "nbdojo", "", "")
+    key = pool_module.KernelKey(str(tmp_path), COMP, "test", (), (), (None, None, None, 1000), True, (), "nbdojo", "", "")
     with KernelPool(1, min_free_bytes=1 << 62) as pool:  # more memory than any machine has available
         assert pool.take(key) is None  # the pool fills for this key from now on, when it can
         assert not pool.wait_ready(timeout=2.5)
@@ -184,3 +184,24 @@ def test_the_pool_starts_no_kernel_while_the_machine_is_short_of_memory(tmp_path
         while not starts and time.monotonic() < deadline:
             time.sleep(0.05)
     assert starts == [key]
+
+
+def test_data_rebuilt_since_a_kernel_started_is_another_key(tmp_path):
+    """The sandbox binds the data folder itself: a kernel started before a rebuild would see the old data."""
+    from nbdojo.kernel.pool import KernelKey
+    from nbdojo.limits import Limits
+
+    data = tmp_path / "public"
+    data.mkdir()
+    (tmp_path / "rebuilt").mkdir()
+
+    def key() -> KernelKey:
+        return KernelKey.for_episode(out_dir=tmp_path, competition=COMP, agent="test", readonly=[data],
+                                     limits=Limits(), sandbox=True, gpus=[], kernel_name="nbdojo",
+                                     kernel_env=tmp_path)
+
+    before = key()
+    assert key() == before
+    os.rename(data, tmp_path / "old")
+    os.rename(tmp_path / "rebuilt", data)  # prepared again: a new folder at the same path
+    assert key() != before and key().readonly == before.readonly

@@ -67,6 +67,7 @@ class KernelKey:
     competition: str
     agent: str  # part of the run folder's name
     readonly: tuple[str, ...]  # the competition's public data
+    data_stamp: tuple[tuple[int, int], ...]  # each one's inode and mtime: data rebuilt since is another key
     caps: tuple[int | None, int | None, int | None, int]  # memory, processes, disk, output bytes
     sandbox: bool
     gpus: tuple[int, ...]
@@ -77,7 +78,7 @@ class KernelKey:
     @classmethod
     def for_episode(cls, *, out_dir: Path, competition: str, agent: str, readonly: list[Path], limits: Limits,
                     sandbox: bool, gpus: list[int] | None, kernel_name: str, kernel_env: Path) -> KernelKey:
-        return cls(str(out_dir), competition, agent, tuple(str(p) for p in readonly),
+        return cls(str(out_dir), competition, agent, tuple(str(p) for p in readonly), _stamps(readonly),
                    (limits.memory_bytes, limits.max_processes, limits.disk_bytes, limits.output_bytes),
                    sandbox, tuple(checked_gpus(gpus)), kernel_name, str(kernel_env), _host_env(sandbox))
 
@@ -100,6 +101,13 @@ class KernelKey:
                            kernel_name=self.kernel_name, name=run_dir.name, kernel_env=self.kernel_env)
 
 
+def _stamps(paths: list[Path]) -> tuple[tuple[int, int], ...]:
+    """A folder's identity as a bind mount sees it: the sandbox binds the folder itself, so a folder
+    replaced since (prepared data rebuilt) would go on showing the old one to a kernel started before."""
+    stats = [os.stat(p) for p in paths]
+    return tuple((st.st_ino, st.st_mtime_ns) for st in stats)
+
+
 def _host_env(sandbox: bool) -> str:
     """A digest of what a kernel takes from this process: the variables the sandbox keeps (all of them
     unsandboxed), the CPUs it may run on, and whether it gets a cgroup."""
@@ -116,8 +124,11 @@ class _Warm:
     kernel: AgentKernel
 
     def discard(self) -> None:
+        """Shut the kernel down and remove the reserved folder; never raises (the pool's thread must go on)."""
         try:
             self.kernel.shutdown()
+        except Exception:  # shutdown already tolerates a dead kernel: this is the unforeseen
+            log.warning("the kernel pool could not shut a kernel down", exc_info=True)
         finally:
             if self.run_dir is not None:  # reserved, and no episode ran: nothing in it is anyone's
                 shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -234,7 +245,7 @@ class KernelPool:
         for warm in doomed:
             warm.discard()
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=90)  # a start under way ends, then its kernel is discarded
+            thread.join(timeout=30)  # a start under way ends, then its kernel is discarded
 
     def __enter__(self) -> Self:
         return self
