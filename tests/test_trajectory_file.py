@@ -203,12 +203,13 @@ def test_a_running_cell_is_written_throttled_then_becomes_the_final_cell(tmp_pat
         clock.now += WRITE_INTERVAL_S
         live.progress(outputs)  # nothing new: no write
         assert live.writes == writes
+        running_id = on_disk(path).cells[-1].id
         traj.add_code("for i in range(9): print(i)", step=2, action="execute_code", status="ok",
                       started=live.started, duration_s=5.0, execution_count=2, outputs=outputs.finish())
     traj.save()
     nb = on_disk(path)
     code = [c for c in nb.cells if c.cell_type == "code" and c.metadata["nbdojo"].get("step") == 2]
-    assert len(code) == 1 and code[0] is nb.cells[-1]
+    assert len(code) == 1 and code[0] is nb.cells[-1] and code[0].id == running_id
     assert code[0].metadata["nbdojo"]["status"] == "ok" and "updated" not in code[0].metadata["nbdojo"]
     assert [o.output_type for o in code[0].outputs] == ["stream"]  # the status line is gone
 

@@ -179,8 +179,9 @@ class Trajectory:
             running.interrupt("another cell was recorded before it ended")
         if place is None:
             self.nb.cells.append(cell)
-        else:
-            self.nb.cells[place] = cell  # the running cell becomes the final cell, in its place
+        else:  # the running cell becomes the final cell, in its place and under its id (a viewer updates it)
+            cell["id"] = self.nb.cells[place].get("id", cell["id"])
+            self.nb.cells[place] = cell
 
     def add_scorer(self, competition_id: str, report: str, *, step: int | None, grade: dict[str, Any] | None) -> None:
         """Append the scorer cell with the trusted grader's printed report as its output. Its grade becomes
