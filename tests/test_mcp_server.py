@@ -4,11 +4,13 @@ without the token."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -128,42 +130,77 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_http_serves_only_with_the_token(tmp_path):
+@contextlib.contextmanager
+def http_server(out: Path, token: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`nbdojo mcp --transport http` on a free port, the token from the environment; stopped with SIGTERM."""
     import httpx
-    import httpx2
 
-    port, token = _free_port(), "t0ken-for-the-test"
+    port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "nbdojo.cli", "mcp", "--transport", "http", "--port", str(port),
-                             "--out", str(tmp_path)], env={**os.environ, "NBDOJO_MCP_TOKEN": token},
+                             "--out", str(out)], env={**os.environ, "NBDOJO_MCP_TOKEN": token},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                refused = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5)
+                httpx.get(url, timeout=5)
                 break
             except httpx.ConnectError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
                 time.sleep(0.3)
-        assert refused.status_code == 401
-        wrong = httpx.post(url, headers={"Authorization": "Bearer nope"}, json={}, timeout=5)
-        assert wrong.status_code == 401
-
-        async def listed() -> set[str]:
-            from mcp.client.streamable_http import streamable_http_client
-
-            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
-                async with Client(streamable_http_client(url, http_client=http)) as client:
-                    return {t.name for t in (await client.list_tools()).tools}
-
-        assert anyio.run(listed) == set(TOOLS)
+        yield url, proc
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    assert token not in err  # a token the user gave is never echoed
-    assert f"http://127.0.0.1:{port}/mcp" in err
+        proc.wait(timeout=60)
+
+
+def http_client(url: str, token: str, mode: str = "auto") -> Client:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=300))
+    return Client(streamable_http_client(url, http_client=http), mode=mode)
+
+
+@pytest.mark.slow
+def test_http_serves_only_with_the_token(tmp_path):
+    import httpx
+
+    token = "t0ken-for-the-test"
+    with http_server(tmp_path, token) as (url, proc):
+        refused = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5)
+        wrong = httpx.post(url, headers={"Authorization": "Bearer nope"}, json={}, timeout=5)
+        assert refused.status_code == wrong.status_code == 401
+
+        async def listed() -> set[str]:
+            async with http_client(url, token) as client:
+                return {t.name for t in (await client.list_tools()).tools}
+
+        assert anyio.run(listed) == set(TOOLS)
+    err = proc.stderr.read()
+    assert token not in err and url in err  # a token the user gave is never echoed
+
+
+@pytest.mark.kernel
+def test_http_episodes_end_with_their_session_or_the_server(prepared_home, tmp_path):
+    token = "another-t0ken"
+
+    async def open_episode(url: str, mode: str) -> Path:
+        async with http_client(url, token, mode) as client:
+            started = await client.call_tool("start_episode", {"competition": "penguins"})
+            assert "4" in text(await client.call_tool("execute_code", {"code": "print(2 + 2)"}))
+            return Path(started.structured_content["notebook"])
+
+    def ended(notebook: Path) -> bool:
+        return bool(nbformat.read(str(notebook), as_version=4).metadata["nbdojo"]["ended"])
+
+    with http_server(tmp_path, token) as (url, _):
+        with_session = anyio.run(open_episode, url, "legacy")  # Mcp-Session-Id: leaving deletes the session
+        assert ended(with_session)
+        sessionless = anyio.run(open_episode, url, "auto")  # the 2026 protocol: no session to delete
+        assert not ended(sessionless)
+    assert ended(sessionless)  # SIGTERM: the server closes every episode before it exits
 
 
 def test_without_the_extra_one_line_names_it():

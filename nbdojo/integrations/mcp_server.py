@@ -84,6 +84,7 @@ class EpisodeSlot:
                           reward=c.reward, **c.env_options)
             try:
                 obs, info = env.reset(seed=seed)
+                self._check_open()  # the client left while the kernel started: close what it will never use
             except BaseException:
                 env.close()
                 raise
@@ -103,21 +104,23 @@ class EpisodeSlot:
 
     def close(self) -> None:
         """Finish the notebook and shut the kernel down; a step in flight is interrupted first."""
-        if not self._stepping.acquire(blocking=False):
+        self._closed = True  # a start or step still running sees it when it returns
+        held = self._stepping.acquire(blocking=False)
+        if not held:
             env = self.env
             if env is not None and env.kernel is not None:
                 try:
                     env.kernel.session.interrupt()
                 except Exception:  # noqa: BLE001 - a dead kernel needs no interrupt
                     log.debug("interrupting the kernel failed", exc_info=True)
-            if not self._stepping.acquire(timeout=CLOSE_GRACE_S):
+            held = self._stepping.acquire(timeout=CLOSE_GRACE_S)
+            if not held:
                 log.warning("closing an episode whose step did not stop within %.0fs", CLOSE_GRACE_S)
         try:
-            self._closed = True
             if self.env is not None:
                 self.env.close()
         finally:
-            if self._stepping.locked():
+            if held:
                 self._stepping.release()
 
     def _check_open(self) -> None:

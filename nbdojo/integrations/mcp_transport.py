@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from nbdojo.integrations.mcp_server import ServerConfig, Sessions, build_server
+from nbdojo.runner import stop_signals_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,6 @@ def serve_stdio(config: ServerConfig) -> None:
     """Serve one client over stdin/stdout until stdin closes or a stop signal comes; then close its episode."""
     import anyio
 
-    from nbdojo.runner import stop_signals_interrupt
-
     server, sessions = build_server(config)
     try:
         with stop_signals_interrupt():  # SIGTERM (a client's stop) ends the loop as Ctrl-C does
@@ -39,7 +38,8 @@ def serve_stdio(config: ServerConfig) -> None:
 
 
 class TokenGate:
-    """ASGI middleware: refuses every HTTP request without the bearer token; a DELETE ends that session's episode."""
+    """ASGI middleware: refuses every HTTP request without the bearer token; a DELETE ends that session's episode
+    (before the SDK ends the session, so the client's DELETE returns once the notebook is closed)."""
 
     def __init__(self, app: Any, token: str, sessions: Sessions):
         self.app, self.sessions = app, sessions
@@ -56,12 +56,12 @@ class TokenGate:
                         "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app(scope, receive, send)
         session = headers.get(b"mcp-session-id")
-        if scope.get("method") == "DELETE" and session:
+        if scope.get("method") == "DELETE" and session:  # the client ends its session: its episode ends first
             import anyio
 
             await anyio.to_thread.run_sync(self.sessions.end, session.decode("latin-1"))
+        await self.app(scope, receive, send)
 
 
 def serve_http(config: ServerConfig, *, token: str, host: str = "127.0.0.1", port: int = 8765,
@@ -85,7 +85,12 @@ def serve_http(config: ServerConfig, *, token: str, host: str = "127.0.0.1", por
     reaper = threading.Thread(target=reap, name="nbdojo-mcp-reaper", daemon=True)
     reaper.start()
     try:
-        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+        # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again under the handler it found:
+        # ours, so the signal ends up here as an interrupt instead of killing the process before the cleanup.
+        with stop_signals_interrupt():
+            uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    except KeyboardInterrupt:
+        log.info("stopped by a signal")
     finally:
         stop.set()
         sessions.end_all()
