@@ -143,8 +143,8 @@ class NotebookFile:
 
     def forget(self, cell: Any) -> None:
         """`cell` changed in place: serialize it (and those after it) again at the next write."""
-        for index, known in enumerate(self._cells):
-            if known is cell:
+        for index in range(len(self._cells) - 1, -1, -1):  # the newest cells are the ones that change
+            if self._cells[index] is cell:
                 self._truncate(index)
                 return
 

@@ -4,7 +4,8 @@ While a cell runs, the kernel session calls `RunningCell.progress` with the outp
 (capped head and tail as in the final cell, by `nbdojo.kernel.outputs.CellOutputs`). The cell
 is written into the notebook once it has run `FIRST_WRITE_S`, then again at most every
 `WRITE_INTERVAL_S` when its output changed (every `REFRESH_S` when it did not, so its clock
-moves). Each write re-serializes that cell only (`nbdojo.trajectory.file`). A cell that ends
+moves), and never more often than ten times what the last write took (a cell at its output cap
+writes megabytes). Each write re-serializes that cell only (`nbdojo.trajectory.file`). A cell that ends
 sooner is never written running: it lands as the final cell, as a trivial step costs no more.
 
 A running cell in the file (see the README, "The running cell"):
@@ -100,6 +101,7 @@ class RunningCell:
         self._outputs: Outputs | None = None
         self._seen = -1  # outputs.changes at the last write
         self._last_write = -float("inf")
+        self._interval = WRITE_INTERVAL_S
 
     @property
     def cell(self) -> Any:
@@ -117,11 +119,11 @@ class RunningCell:
         if not self.open:
             return float("inf")
         now = self.clock()
-        due = self.t0 + FIRST_WRITE_S if not self.shown else self._last_write + WRITE_INTERVAL_S
+        due = self.t0 + FIRST_WRITE_S if not self.shown else self._last_write + self._interval
         if now < due:
             return due
         if self.shown and outputs.changes == self._seen and now - self._last_write < REFRESH_S:
-            return now + WRITE_INTERVAL_S
+            return now + self._interval
         try:
             self._write(outputs, now, RUNNING, f"running for {now - self.t0:.0f} s (output so far above; "
                                               f"updated {_now()})")
@@ -129,7 +131,7 @@ class RunningCell:
             log.exception("could not write the running cell into the notebook; it lands when the step ends")
             self.open = False
             return float("inf")
-        return now + WRITE_INTERVAL_S
+        return now + self._interval
 
     def _write(self, outputs: Outputs | None, now: float, status: str, line: str) -> None:
         meta = self.cell.metadata["nbdojo"]
@@ -143,6 +145,7 @@ class RunningCell:
             self.shown = True
         self.notebook.save()
         self._seen = outputs.changes if outputs is not None else -1
+        self._interval = max(WRITE_INTERVAL_S, 10 * (self.clock() - now))
         self._last_write, self.writes = now, self.writes + 1
 
     # ----- the end of the step -----------------------------------------------------------
