@@ -31,6 +31,8 @@ SUBMISSION = ("import pandas as pd\ntrain = pd.read_csv(f'{DATA_DIR}/train.csv')
               "for c in sample.columns[1:]:\n    sample[c] = train[c].mean()  # the class frequencies\n"
               "sample.to_csv(SUBMISSION_PATH, index=False)\nprint('written', len(sample))")
 
+PLOT = "\nimport matplotlib.pyplot as plt\nplt.bar(sample.columns[1:], sample.iloc[0, 1:])\nplt.show()"
+
 
 def server(out: Path, *extra: str) -> object:
     """`nbdojo mcp` as an MCP client starts it: a subprocess speaking over its stdin and stdout."""
@@ -69,8 +71,9 @@ def test_a_client_plays_an_episode_to_a_graded_submission(prepared_home, tmp_pat
             slow = await client.call_tool("execute_code", {"code": "import time\ntime.sleep(3.5)\nprint('awake')"},
                                           progress_callback=heard)
             assert "awake" in text(slow) and slow.structured_content["status"] == "ok"
-            wrote = await client.call_tool("execute_code", {"code": SUBMISSION})
+            wrote = await client.call_tool("execute_code", {"code": SUBMISSION + PLOT})
             assert "written" in text(wrote)
+            assert [(b.type, b.mime_type) for b in wrote.content[1:]] == [("image", "image/png")]  # the plot, seen
             checked = await client.call_tool("validate", {})
             assert checked.structured_content["public_score"] > 0
             escape = await client.call_tool("submit", {"path": "../../../etc/passwd"})

@@ -37,6 +37,8 @@ TOOLS = ("start_episode", "request_info", "execute_code", "validate", "submit", 
 INFO_KEYS = ("status", "step", "action", "budget", "duration_s", "public_score", "final")
 #: How long closing an episode waits for a step in flight, after interrupting its kernel.
 CLOSE_GRACE_S = 3.0
+#: Images a cell displayed (PNG, JPEG) go back to the client as image content too: at most this many, this large.
+MAX_IMAGES, MAX_IMAGE_CHARS = 4, 2_000_000
 #: The largest seed a client may ask for (numpy's seeds are 32-bit; the seed also names the run's folder).
 MAX_SEED = 2**32 - 1
 
@@ -186,6 +188,18 @@ def _finite(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, int, bool)) else str(value)
 
 
+def _images(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """(MIME type, base64 data) of the images a cell displayed, as many and as large as the caps allow."""
+    found = []
+    for output in info.get("outputs") or []:
+        data = output.get("data") if isinstance(output, dict) else None
+        for mime in ("image/png", "image/jpeg"):
+            b64 = data.get(mime) if isinstance(data, dict) else None
+            if isinstance(b64, str) and len(b64) <= MAX_IMAGE_CHARS and len(found) < MAX_IMAGES:
+                found.append((mime, b64.replace("\n", "")))
+    return found
+
+
 def build_server(config: ServerConfig) -> tuple[Any, Sessions]:
     """The MCP server (an SDK `MCPServer`) and its sessions; run it with `serve_stdio` or `serve_http`."""
     from nbdojo.integrations import require
@@ -194,7 +208,7 @@ def build_server(config: ServerConfig) -> tuple[Any, Sessions]:
     import anyio
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
-    from mcp.types import CallToolResult, TextContent
+    from mcp.types import CallToolResult, ImageContent, TextContent
 
     sessions = Sessions(config)
     server = MCPServer("nbdojo", instructions=(
@@ -233,7 +247,8 @@ def build_server(config: ServerConfig) -> tuple[Any, Sessions]:
         data.update(reward=reward, terminated=terminated, truncated=truncated)
         if info.get("error"):
             data["error"] = {k: info["error"].get(k) for k in ("ename", "evalue")}
-        return CallToolResult(content=[TextContent(type="text", text=obs)], structured_content=_finite(data))
+        images = [ImageContent(type="image", data=b64, mime_type=mime) for mime, b64 in _images(info)]
+        return CallToolResult(content=[TextContent(type="text", text=obs), *images], structured_content=_finite(data))
 
     async def act(ctx: Context, action: dict[str, Any]) -> CallToolResult:
         slot = sessions.slot(session_key(ctx.headers))
