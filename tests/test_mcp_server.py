@@ -212,3 +212,13 @@ def test_without_the_extra_one_line_names_it():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == ["error: nbdojo mcp needs the 'mcp' package: pip install 'nbdojo[mcp]'"]
+
+
+def test_bad_options_are_one_line_before_anything_starts(capsys):
+    from nbdojo.cli import main
+
+    assert main(["mcp", "--reward", "dense"]) == 1
+    assert main(["mcp", "--transport", "sse"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: Unknown reward mode 'dense'; use one of: final, public_delta, shaped.",
+        "error: --transport must be stdio or http, not 'sse'."]
