@@ -205,3 +205,19 @@ def test_data_rebuilt_since_a_kernel_started_is_another_key(tmp_path):
     os.rename(data, tmp_path / "old")
     os.rename(tmp_path / "rebuilt", data)  # prepared again: a new folder at the same path
     assert key() != before and key().readonly == before.readonly
+
+
+def test_the_sweep_removes_only_this_machines_dead_hosts_reserved_folders(tmp_path):
+    import socket
+
+    from nbdojo.kernel.leftovers import mark_reserved
+
+    dead, other_machine, live = (tmp_path / name for name in ("dead", "other-machine", "live"))
+    for folder in (dead, other_machine, live):
+        folder.mkdir()
+    (dead / MARKER).write_text(f"{socket.gethostname()} 999999999-1")  # no such process
+    (other_machine / MARKER).write_text("elsewhere 999999999-1")  # cannot be told from here: kept
+    mark_reserved(live)  # this process: alive
+    sweep_reserved.cache_clear()
+    assert sweep_reserved(str(tmp_path)) == [dead]
+    assert not dead.exists() and other_machine.is_dir() and live.is_dir()

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -113,8 +114,8 @@ def sweep_once() -> None:
 
 
 def mark_reserved(run_dir: Path) -> None:
-    """Mark a run folder as reserved by this host's kernel pool."""
-    (Path(run_dir) / POOL_MARKER).write_text(host_tag())
+    """Mark a run folder as reserved by this host's kernel pool (its machine too: an out folder may be shared)."""
+    (Path(run_dir) / POOL_MARKER).write_text(f"{socket.gethostname()} {host_tag()}")
 
 
 def unmark_reserved(run_dir: Path) -> None:
@@ -129,7 +130,8 @@ def is_reserved(run_dir: Path) -> bool:
 
 @functools.cache
 def sweep_reserved(out_dir: str) -> list[Path]:
-    """Remove the reserved run folders of dead hosts in `out_dir` (once per process and folder)."""
+    """Remove the reserved run folders of dead hosts in `out_dir` (once per process and folder); only
+    this machine's, since whether another machine's host lives cannot be told from here."""
     removed = []
     try:
         entries = [e for e in os.scandir(out_dir) if e.is_dir(follow_symlinks=False)]
@@ -137,8 +139,9 @@ def sweep_reserved(out_dir: str) -> list[Path]:
         return removed
     for entry in entries:
         try:
-            pid, _, start = Path(entry.path, POOL_MARKER).read_text().strip().partition("-")
-            dead = not is_alive(int(pid), int(start) if start != "None" else None)
+            machine, _, tag = Path(entry.path, POOL_MARKER).read_text().strip().rpartition(" ")
+            pid, _, start = tag.partition("-")
+            dead = machine == socket.gethostname() and not is_alive(int(pid), int(start) if start != "None" else None)
         except (OSError, ValueError):
             continue
         if dead:
