@@ -91,6 +91,7 @@ class EpisodeSlot:
                 env.close()
                 raise
             self.env = env
+            self.last_used = time.monotonic()
             return obs, info
 
     def step(self, action: dict[str, Any]) -> tuple[str, float, bool, bool, dict[str, Any]]:
