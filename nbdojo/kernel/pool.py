@@ -20,7 +20,10 @@ Rules:
   available: idle kernels never crowd out the running ones.
 - `close()`, the interpreter's exit, and a host killed outright (PDEATHSIG, see
   nbdojo.kernel._pdeathsig) leave no kernel behind. A reserved folder carries a marker naming its
-  host; the first pool on the same out folder removes those whose host is dead.
+  machine and host process; the first pool on the same out folder removes those of this machine
+  whose host is dead (nbdojo.kernel.leftovers).
+- A finished episode's kernel can be handed back (`retire`): the pool's thread shuts it down, so
+  the next reset does not wait most of a second for a graceful shutdown.
 """
 
 from __future__ import annotations
