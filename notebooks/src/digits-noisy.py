@@ -9,8 +9,9 @@
 # the same. `train.csv` does not say who wrote each scan, so the check is a plain random 15% split
 # (it flatters the model a little); the augmentation is what guards against learning the writers.
 #
-# **Plan.** Load the PNGs into one array, train a 3-block CNN for a few epochs on the CPU, average two
-# seeds' softmax outputs with a horizontal-shift test-time augmentation.
+# **Plan.** Load the PNGs into one array, train a 3-block CNN for a few epochs on the CPU (check it on
+# a held-out 15%, then refit on every scan), and average its softmax over a horizontal-shift
+# test-time augmentation. Sized for two busy CPU cores: a GPU would buy more epochs and seeds.
 
 # %% tags=["parameters"]
 # nbdojo sets these itself when it replays or plays this notebook; the values here are for running it elsewhere.
@@ -25,7 +26,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # on 2 shared cores, two torch threads wait on each other more than they help
 train = pd.read_csv(f"{DATA_DIR}/train.csv")
 test = pd.read_csv(f"{DATA_DIR}/test.csv")
 
@@ -44,7 +45,7 @@ print(X.shape, X_test.shape, np.bincount(y))
 # %% [markdown]
 # ## The network and its training loop
 #
-# Conv-BN-ReLU blocks of 32, 64 and 128 channels with max pooling, dropout before the classifier,
+# Conv-BN-ReLU blocks of 32, 64 and 96 channels with max pooling, dropout before the classifier,
 # AdamW with a one-cycle learning rate, label smoothing (some scans are genuinely ambiguous), and a
 # random shift of up to 2 pixels per batch.
 
@@ -53,8 +54,8 @@ def make_net() -> torch.nn.Module:
     def block(i: int, o: int) -> torch.nn.Sequential:
         return torch.nn.Sequential(torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU(),
                                    torch.nn.MaxPool2d(2))
-    return torch.nn.Sequential(block(1, 32), block(32, 64), block(64, 128), torch.nn.Flatten(),
-                               torch.nn.Dropout(0.3), torch.nn.Linear(128 * 4 * 4, 10))
+    return torch.nn.Sequential(block(1, 32), block(32, 64), block(64, 96), torch.nn.Flatten(),
+                               torch.nn.Dropout(0.3), torch.nn.Linear(96 * 4 * 4, 10))
 
 
 def train_net(x: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> torch.nn.Module:
@@ -94,14 +95,15 @@ def predict(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
 rng = np.random.default_rng(SEED)
 hold = rng.permutation(len(X))[: int(0.15 * len(X))]
 fit = np.setdiff1d(np.arange(len(X)), hold)
-net = train_net(X[fit], y[fit], epochs=12, seed=SEED)
+EPOCHS = 8
+net = train_net(X[fit], y[fit], epochs=EPOCHS, seed=SEED)
 print(f"held-out accuracy {(predict(net, X[hold]).argmax(axis=1) == y[hold]).mean():.4f}")
 
 # %% [markdown]
-# ## Two seeds on all scans, then the submission
+# ## The same recipe on all scans, then the submission
 
 # %%
-proba = np.mean([predict(train_net(X, y, epochs=12, seed=SEED + k), X_test) for k in range(2)], axis=0)
+proba = predict(train_net(X, y, epochs=EPOCHS, seed=SEED), X_test)
 submission = pd.DataFrame({"id": test["id"], "digit": proba.argmax(axis=1)})
 submission.to_csv(SUBMISSION_PATH, index=False)
 print(submission["digit"].value_counts().sort_index().to_dict())

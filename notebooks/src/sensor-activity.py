@@ -96,7 +96,7 @@ print(F.shape)
 
 # %%
 torch.manual_seed(SEED)
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # on 2 shared cores, two torch threads wait on each other more than they help
 
 
 def standardise(sig: np.ndarray, subjects: pd.Series) -> np.ndarray:

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # on 2 shared cores, two torch threads wait on each other more than they help
 train = pd.read_csv(f"{DATA_DIR}/train.csv")
 test = pd.read_csv(f"{DATA_DIR}/test.csv")
 CLASSES = sorted(train["label"].unique())
@@ -46,18 +46,18 @@ print(X.shape, X_test.shape, dict(zip(CLASSES, np.bincount(y))))
 # %% [markdown]
 # ## Network and training
 #
-# Three double-convolution blocks (32, 64, 128 channels), global average pooling, dropout. AdamW with
-# a one-cycle schedule; each batch is rotated by a random multiple of 90 degrees and mirrored half
-# of the time.
+# Three convolution blocks (16, 32, 64 channels), global average pooling, dropout: small enough to
+# train on two busy CPU cores in a few minutes (wider, doubled blocks gain a point or two where there
+# is a GPU). AdamW with a one-cycle schedule; each batch is rotated by a random multiple of 90 degrees
+# and mirrored half of the time.
 
 # %%
 def make_net() -> torch.nn.Module:
     def block(i: int, o: int) -> torch.nn.Sequential:
         return torch.nn.Sequential(torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU(),
-                                   torch.nn.Conv2d(o, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU(),
                                    torch.nn.MaxPool2d(2))
-    return torch.nn.Sequential(block(3, 32), block(32, 64), block(64, 128), torch.nn.AdaptiveAvgPool2d(1),
-                               torch.nn.Flatten(), torch.nn.Dropout(0.2), torch.nn.Linear(128, len(CLASSES)))
+    return torch.nn.Sequential(block(3, 16), block(16, 32), block(32, 64), torch.nn.AdaptiveAvgPool2d(1),
+                               torch.nn.Flatten(), torch.nn.Dropout(0.2), torch.nn.Linear(64, len(CLASSES)))
 
 
 def train_net(x: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> torch.nn.Module:
@@ -96,9 +96,11 @@ def predict(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
     return out
 
 # %% [markdown]
-# ## A held-out 10%, then all images
+# ## One fit, checked on a held-out 10%
 #
-# The held-out check uses the same recipe and number of epochs as the final fit.
+# To keep the notebook to a few minutes on a CPU, the network is trained once, on 90% of the images,
+# scored on the other 10%, and that same network predicts the test (a refit on all images would add
+# a tenth more data for twice the time).
 
 # %%
 EPOCHS = 4
@@ -108,7 +110,6 @@ net = train_net(X[fit], y[fit], EPOCHS, SEED)
 print(f"held-out accuracy {(predict(net, X[hold]).argmax(axis=1) == y[hold]).mean():.4f}")
 
 # %%
-net = train_net(X, y, EPOCHS, SEED)
 submission = pd.DataFrame({"id": test["id"], "label": np.array(CLASSES)[predict(net, X_test).argmax(axis=1)]})
 submission.to_csv(SUBMISSION_PATH, index=False)
 print(submission["label"].value_counts().to_dict())
