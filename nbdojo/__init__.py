@@ -31,7 +31,7 @@ _EXPORTS = {
     "register_envs": "nbdojo.registration",
     "EpisodeResult": "nbdojo.runner",
     "run_episode": "nbdojo.runner",
-    "run_episodes": "nbdojo.batch",
+    "run_episodes": "nbdojo.backends",
     "export": "nbdojo.tools.export",
 }
 

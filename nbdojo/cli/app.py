@@ -258,7 +258,8 @@ def _human_size(size: float, short: bool = False) -> str:
 
 @app.command("run")
 def run(
-    competition: str,
+    competitions: Optional[list[str]] = typer.Argument(None, help="Competition ids (more than one: a batch).",
+                                                       show_default=False),
     agent: str = typer.Option("baseline", help="Agent: baseline, llm, or replay:NOTEBOOK."),
     model: Optional[str] = typer.Option(None, help="Model name, for --agent llm."),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL (default: $OPENAI_BASE_URL)."),
@@ -280,6 +281,19 @@ def run(
                                "score improvements) or shaped (+ small penalties); see nbdojo.grading.rewards."),
     episodes: int = typer.Option(1, min=1, help="Episodes to run, with seeds SEED, SEED+1, ... (SEED default 0)."),
     workers: int = typer.Option(2, min=1, help="With --episodes: episodes running at once, each in its own process."),
+    suite: Optional[str] = typer.Option(None, help="Run a suite of competitions (lite, synthetic, real, all)."),
+    resume: bool = typer.Option(False, "--resume", help="Batch: skip episodes already finished in --out."),
+    retries: int = typer.Option(0, min=0, help="Batch: run a failed episode again, up to N more times."),
+    backend: str = typer.Option("local", help="Batch: local (worker processes) or ray (a Ray cluster; "
+                                "pip install 'nbdojo\\[ray]')."),
+    address: Optional[str] = typer.Option(None, help="--backend ray: the cluster's address (default: $RAY_ADDRESS, "
+                                          "else a Ray started here)."),
+    shared_out: Optional[Path] = typer.Option(None, "--shared-out", help="--backend ray: write notebooks straight "
+                                              "to this folder, mounted on every node (default: send them back to "
+                                              "--out)."),
+    gpus_per_episode: Optional[int] = typer.Option(None, "--gpus-per-episode", min=0, help="Batch: GPUs each "
+                                                   "episode gets to itself (local: this machine's, in turn; ray: "
+                                                   "declared to Ray)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
                                  "stderr): {competition, agent, model, seed, score, metric, human_rank, medal, "
                                  "position, leaderboard_size, normalized_score, standard_error, notebook, steps, "
@@ -287,7 +301,11 @@ def run(
                                  "failed or interrupted; score is null without a valid submission. With --episodes "
                                  "N: a list of them, in seed order."),
 ) -> None:
-    """Run an episode (or --episodes N of them in parallel) and print scores and trajectory notebook paths."""
+    """Run an episode, or a batch (--episodes N, several competitions, a --suite), and print scores and notebooks."""
+    from nbdojo.cli.batch import competitions_of
+
+    competitions = competitions_of(competitions, suite)
+    competition = competitions[0]
     from nbdojo.env import DojoEnv
     from nbdojo.limits import Limits
     from nbdojo.grading.rewards import check_mode
@@ -301,7 +319,9 @@ def run(
     if no_sandbox:
         err_console.print("[bold red]WARNING: --no-sandbox: the agent's code can read the private answers, "
                           "your files and the network. The run is marked unsandboxed.[/]", soft_wrap=True)
-    if episodes > 1:
+    if episodes > 1 or len(competitions) > 1 or resume or retries or backend != "local" or gpus_per_episode:
+        from dataclasses import replace
+
         from nbdojo.batch import plan_episodes
         from nbdojo.cli.batch import run_batch
 
@@ -311,10 +331,13 @@ def run(
         plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus),
                               kernel_env=kernel_env, reward=reward)
+        plans = [replace(plan, competition=comp) for comp in competitions for plan in plans]
+        batch_options = dict(backend=backend, address=address, shared_out=shared_out, retries=retries, resume=resume,
+                             gpus_per_episode=gpus_per_episode)
         if not as_json:
-            raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console))
+            raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console, **batch_options))
         before = set(out.glob("batch-*.jsonl"))
-        code = run_batch(plans, workers=workers, out=out, console=err_console)
+        code = run_batch(plans, workers=workers, out=out, console=err_console, **batch_options)
         written = sorted(set(out.glob("batch-*.jsonl")) - before, key=lambda p: p.stat().st_mtime)
         lines = written[-1].read_text().splitlines() if written else []
         print(json.dumps([_episode_json(json.loads(line)) for line in lines if line.strip()], indent=2))
