@@ -10,7 +10,7 @@ from pathlib import Path
 import nbdojo
 
 folder = Path(sys.argv[1] if len(sys.argv) > 1 else "example")
-for competition in ("penguins", "diabetes-progression"):
-    nbdojo.run_episodes(competition, agent="baseline", seeds=[0, 1], workers=2, out_dir=folder / "runs")
+nbdojo.run_episodes(["penguins", "diabetes-progression"], agent="baseline", seeds=[0, 1], workers=2,
+                    out_dir=folder / "runs")
 counts = nbdojo.export([folder / "runs"], folder / "dataset", fmt="hf", submitted_only=True)
 print(f"{counts['written']} episodes in {folder / 'dataset'}; load it with datasets.load_from_disk")
