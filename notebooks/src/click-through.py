@@ -12,7 +12,9 @@
 #   *before* the row's own day, so no row ever sees its own click, just as the test only sees the past;
 # * the hour of day, and how many impressions the same user saw that hour (fatigue, bots).
 #
-# Then one gradient boosting on those numbers.
+# Then one gradient boosting on those numbers, fitted on a random 40% of the rows: with a handful of
+# strong encoded features, hundreds of thousands of rows are plenty for trees of this size, and two
+# busy CPU cores fit them in a fraction of the time.
 
 # %% tags=["parameters"]
 # nbdojo sets these itself when it replays or plays this notebook; the values here are for running it elsewhere.
@@ -91,18 +93,21 @@ def make_model(seed: int) -> HistGradientBoostingClassifier:
                                           l2_regularization=1.0, random_state=seed)
 
 
+SHARE = 0.4
 last = labelled["day"].max()
 fit, hold = labelled[labelled["day"] < last], labelled[labelled["day"] == last]
+fit = fit.sample(frac=SHARE, random_state=SEED)
 model = make_model(SEED).fit(fit[FEATURES], fit["click"])
 p = model.predict_proba(hold[FEATURES])[:, 1]
 print(f"day {last}: constant rate {log_loss(hold['click'], np.full(len(hold), fit['click'].mean())):.4f}, "
       f"boosting {log_loss(hold['click'], p):.4f}")
 
 # %% [markdown]
-# ## Fit on every labelled day and write the submission
+# ## Fit on (a sample of) every labelled day and write the submission
 
 # %%
-model = make_model(SEED).fit(labelled[FEATURES], labelled["click"])
+sample = labelled.sample(frac=SHARE, random_state=SEED)
+model = make_model(SEED).fit(sample[FEATURES], sample["click"])
 pred = np.clip(model.predict_proba(test_rows[FEATURES])[:, 1], 1e-4, 1 - 1e-4)
 submission = pd.DataFrame({"id": test_rows["id"].to_numpy(), "click": pred.round(6)})
 submission.to_csv(SUBMISSION_PATH, index=False)
