@@ -56,8 +56,10 @@ def round_trip(kc, code: str) -> float:
                 and msg["content"]["execution_state"] == "idle":
             break
     reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:  # e.g. the kernel_info reply of wait_for_ready
+        reply = kc.get_shell_msg(timeout=60)
     elapsed = time.perf_counter() - t0
-    if reply["parent_header"].get("msg_id") != msg_id or reply["content"]["status"] != "ok":
+    if reply["content"]["status"] != "ok":
         raise RuntimeError(f"raw kernel: {reply['content']}")
     return elapsed
 
@@ -91,9 +93,9 @@ def main() -> None:
                 env.step({"action": "execute_code", "code": args.code})
                 env_times.append(time.perf_counter() - t0)
                 raw_times.append(round_trip(kc, args.code))
-            file = env.trajectory.file
             size = Path(env.notebook_path).stat().st_size
-            saves, serialized, fsyncs = file.saves, file.cells_serialized, file.fsyncs
+            file = getattr(env.trajectory, "file", None)  # None: an nbdojo from before constant-cost saves
+            saves, serialized, fsyncs = (file.saves, file.cells_serialized, file.fsyncs) if file else (0, 0, 0)
         finally:
             kc.stop_channels()
             if km is not None:
@@ -107,7 +109,7 @@ def main() -> None:
     raw_early, raw_late = med(raw_times[early]), med(raw_times[late])
     ratio_early, ratio_late = med(pairs[early]), med(pairs[late])
     print(f"{args.steps} trivial steps ({args.code!r}), sandbox: {not args.no_sandbox}, raw trip on the "
-          f"{'same kernel' if args.raw == 'same' else 'a separate plain kernel'}, medians of {w} steps")
+          f"{'same kernel' if args.raw == 'same' else 'separate plain kernel'}, medians of {w} steps")
     print(f"raw jupyter_client round trip : early {raw_early * 1e3:7.2f} ms   late {raw_late * 1e3:7.2f} ms")
     print(f"nbdojo step                   : early {env_early * 1e3:7.2f} ms   late {env_late * 1e3:7.2f} ms   "
           f"(steps 3-{2 + w} and {args.steps - w + 1}-{args.steps})")
@@ -115,8 +117,9 @@ def main() -> None:
           "median of each step over the raw trip run right after it)")
     print(f"late step / early step        : {ratio_late / ratio_early:5.2f}x   (target <= 1.2x; each against its "
           f"raw trip; in plain time {env_late / env_early:5.2f}x)")
-    print(f"saves: {saves}, cells serialized: {serialized} ({serialized / max(saves, 1):.2f} a save), "
-          f"fsyncs: {fsyncs}, notebook {size / 1024:.0f} KiB")
+    if saves:
+        print(f"saves: {saves}, cells serialized: {serialized} ({serialized / max(saves, 1):.2f} a save), "
+              f"fsyncs: {fsyncs}, notebook {size / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":
