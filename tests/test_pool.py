@@ -74,6 +74,9 @@ def test_a_warm_reset_gets_a_fresh_kernel_working_in_the_runs_own_folder(loan_de
         assert not (first / "workspace" / "episode2.txt").exists()
         meta = json.loads(env.notebook_path.read_text())["metadata"]["nbdojo"]
         assert meta["seed"] == 2 and meta["workspace"] == str(env.workspace)
+        env.step({"action": "restart_kernel"})  # a pool-started kernel restarts in the same sandbox
+        obs, *_ = env.step(code("print(open('episode2.txt').read(), SEED)"))
+        assert "two 2" in obs
 
         assert env._pool.wait_ready(timeout=START_S)  # refilled while the episode runs
         assert env._pool.started == 2
