@@ -224,3 +224,14 @@ def test_the_sweep_removes_only_this_machines_dead_hosts_reserved_folders(tmp_pa
     sweep_reserved.cache_clear()
     assert sweep_reserved(str(tmp_path)) == [dead]
     assert not dead.exists() and other_machine.is_dir() and live.is_dir()
+
+
+def test_free_memory_is_this_process_cgroups_where_it_caps_lower(tmp_path, monkeypatch):
+    from nbdojo.kernel import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "cgroup_parents", lambda: (2, {"memory": tmp_path}))
+    (tmp_path / "memory.max").write_text("1000\n")
+    (tmp_path / "memory.current").write_text("400\n")
+    assert pool_module._free_memory() == 600  # a container or job capped at 1000 bytes, 400 used
+    (tmp_path / "memory.max").write_text("max\n")  # no cap of its own: the machine's
+    assert pool_module._free_memory() == pytest.approx(psutil.virtual_memory().available, rel=0.1)

@@ -44,7 +44,7 @@ from typing import Self
 from nbdojo import records
 from nbdojo.kernel import leftovers
 from nbdojo.kernel.agent import AgentKernel
-from nbdojo.kernel.caps import cgroups_wanted
+from nbdojo.kernel.caps import cgroup_parents, cgroups_wanted
 from nbdojo.kernel.gpus import checked_gpus
 from nbdojo.kernel.sandbox import KEPT_ENV
 from nbdojo.limits import Limits
@@ -315,9 +315,20 @@ class KernelPool:
 
 
 def _free_memory() -> int:
+    """Memory available to this process's kernels: the machine's, or less where this process's own
+    cgroup (a container, a Slurm job) caps its tree lower."""
     import psutil
 
-    return int(psutil.virtual_memory().available)
+    free = int(psutil.virtual_memory().available)
+    version, parents = cgroup_parents()
+    folder = parents.get("memory")
+    limit_file, usage_file = ("memory.limit_in_bytes", "memory.usage_in_bytes") if version == 1 else \
+        ("memory.max", "memory.current")
+    try:
+        limit, usage = (int((folder / name).read_text()) for name in (limit_file, usage_file)) if folder else (0, 0)
+    except (OSError, ValueError):  # no such files, or "max": no cap of its own
+        return free
+    return min(free, limit - usage) if limit else free
 
 
 _open_pools: weakref.WeakSet[KernelPool] = weakref.WeakSet()
