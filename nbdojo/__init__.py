@@ -32,6 +32,7 @@ _EXPORTS = {
     "EpisodeResult": "nbdojo.runner",
     "run_episode": "nbdojo.runner",
     "run_episodes": "nbdojo.backends",
+    "remote_env": "nbdojo.backends.remote",
     "export": "nbdojo.tools.export",
 }
 

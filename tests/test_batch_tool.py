@@ -166,3 +166,15 @@ def test_ctrl_c_leaves_the_jsonl_and_aggregates_and_resume_runs_only_the_rest(pr
     cells = {a["competition"]: a for a in summary["aggregates"]}
     assert cells["penguins"]["finished"] == cells["loan-default"]["finished"] == 2 and cells[OVERALL]["k"] == 2
     assert "4/4 episodes finished" in proc.stdout
+
+
+def test_without_ray_the_ray_backend_says_how_to_install_it_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['ray'] = None\nfrom nbdojo.cli import main\n"
+            f"sys.exit(main(['run', 'penguins', '--backend', 'ray', '--out', {str(tmp_path / 'runs')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == ["error: the Ray backend needs Ray: pip install 'nbdojo[ray]'"]
+    assert not (tmp_path / "runs").exists()
+    code = "import sys; sys.modules['ray'] = None\nimport nbdojo\nnbdojo.remote_env('penguins')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "pip install 'nbdojo[ray]'" in proc.stderr.strip().splitlines()[-1]

@@ -121,6 +121,10 @@ def _check(plans: list[EpisodePlan], backend: str, gpus_per_episode: int | None,
     from nbdojo.kernel.gpus import checked_gpus
 
     specs = [get_competition(c) for c in dict.fromkeys(p.competition for p in plans)]
+    if backend == "ray":
+        from nbdojo.backends.ray_cluster import import_ray
+
+        import_ray()  # without the extra: one line saying how to install it, before any file is written
     if backend != "local":
         return
     for spec in specs:
