@@ -178,3 +178,21 @@ def test_without_ray_the_ray_backend_says_how_to_install_it_in_one_line(tmp_path
     code = "import sys; sys.modules['ray'] = None\nimport nbdojo\nnbdojo.remote_env('penguins')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "pip install 'nbdojo[ray]'" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.kernel
+def test_a_batch_of_several_agents_is_aggregated_per_agent(prepared_home, tmp_path):
+    """`--agent` twice: competitions × agents × seeds, and an aggregate row per agent and competition."""
+    first, second = write_notebook(tmp_path / "a.ipynb", COPY), write_notebook(tmp_path / "b.ipynb", "x = 1", COPY)
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "nbdojo.cli", "run", "loan-default", "--agent", f"replay:{first}",
+                           "--agent", f"replay:{second}", "--max-steps", "4", "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [json.loads(line) for line in
+            Path(re.search(r"summary (\S+\.jsonl)", proc.stdout).group(1)).read_text().splitlines()]
+    assert [(r["plan"]["agent"], r["seed"], r["steps"]) for r in rows] == [(f"replay:{first}", 0, 3),
+                                                                          (f"replay:{second}", 0, 4)]
+    summary = json.loads(Path(re.search(r"aggregates (\S+\.summary\.json)", proc.stdout).group(1)).read_text())
+    assert sorted((a["agent"], a["competition"], a["finished"]) for a in summary["aggregates"]) == [
+        (f"replay:{first}", "loan-default", 1), (f"replay:{second}", "loan-default", 1)]

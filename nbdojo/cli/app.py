@@ -260,7 +260,8 @@ def _human_size(size: float, short: bool = False) -> str:
 def run(
     competitions: Optional[list[str]] = typer.Argument(None, help="Competition ids (more than one: a batch).",
                                                        show_default=False),
-    agent: str = typer.Option("baseline", help="Agent: baseline, llm, or replay:NOTEBOOK."),
+    agent: list[str] = typer.Option(["baseline"], help="Agent: baseline, llm, or replay:NOTEBOOK (give it more "
+                                    "than once for a batch of several agents)."),
     model: Optional[str] = typer.Option(None, help="Model name, for --agent llm."),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL (default: $OPENAI_BASE_URL)."),
     mode: str = typer.Option("auto", help="llm: actions as tool calls, JSON text, or auto (tools, else JSON)."),
@@ -312,26 +313,29 @@ def run(
     from nbdojo.runner import run_episode
 
     check_mode(reward)  # a bad mode is one line before any agent or kernel starts
-    the_agent = _make_agent(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
-                            context_tokens=context_tokens)
+    agents = list(dict.fromkeys(agent))
+    the_agent, *_ = [_make_agent(a, model=model, base_url=base_url, mode=mode, temperature=temperature,
+                                 context_tokens=context_tokens) for a in agents]  # each checked before any kernel
     limits = Limits(max_steps=max_steps, cell_timeout_s=cell_timeout, wall_clock_s=wall_clock, max_tokens=max_tokens,
                     memory_bytes=int(memory_gb * 1024**3))
     if no_sandbox:
         err_console.print("[bold red]WARNING: --no-sandbox: the agent's code can read the private answers, "
                           "your files and the network. The run is marked unsandboxed.[/]", soft_wrap=True)
-    if episodes > 1 or len(competitions) > 1 or resume or retries or backend != "local" or gpus_per_episode:
+    if episodes > 1 or len(competitions) > 1 or len(agents) > 1 or resume or retries or backend != "local" \
+            or gpus_per_episode:
         from dataclasses import replace
 
         from nbdojo.batch import plan_episodes
         from nbdojo.cli.batch import run_batch
 
         first = seed if seed is not None else 0
-        options = _agent_options(agent, model=model, base_url=base_url, mode=mode, temperature=temperature,
-                                 context_tokens=context_tokens)
-        plans = plan_episodes(competition, range(first, first + episodes), agent=agent, agent_options=options,
+        plans = plan_episodes(competition, range(first, first + episodes), agent=agents[0],
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus),
                               kernel_env=kernel_env, reward=reward)
-        plans = [replace(plan, competition=comp) for comp in competitions for plan in plans]
+        plans = [replace(plan, competition=comp, agent=a,
+                         agent_options=_agent_options(a, model=model, base_url=base_url, mode=mode,
+                                                      temperature=temperature, context_tokens=context_tokens))
+                 for comp in competitions for a in agents for plan in plans]
         batch_options = dict(backend=backend, address=address, shared_out=shared_out, retries=retries, resume=resume,
                              gpus_per_episode=gpus_per_episode)
         if not as_json:
