@@ -28,7 +28,7 @@ from nbdojo.kernel.toolbox import find_toolbox
 from nbdojo.observation import render_cell, truncate_middle
 from nbdojo.runstate import host_record
 from nbdojo.spaces import ActionSpace, TextObservation
-from nbdojo.trajectory import SETUP_SOURCE, Trajectory, parameters_source
+from nbdojo.trajectory import SETUP_SOURCE, Trajectory, notebook_identity, parameters_source
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class DojoEnv(gym.Env[str, dict]):
                 if result.status != "ok":
                     raise KernelStartError(f"The kernel could not run nbdojo's setup cell: {result.error}")
         except BaseException:
-            self.trajectory.finish({"error": "kernel setup failed"})
+            self._finish({"error": "kernel setup failed"})
             self.trajectory.save()
             self._kernel.shutdown()
             self._kernel = None
@@ -424,10 +424,19 @@ class DojoEnv(gym.Env[str, dict]):
         info.update(extra)
         return info
 
+    def _finish(self, final: dict[str, Any] | None) -> None:
+        """End the notebook with its signed grade, and sign its rewards too (the grade's signature covers only
+        `final`; a reader believes the mode, return and per-step rewards only if sealed: nbdojo.grading.rewards)."""
+        self.trajectory.finish(final)
+        record = self.trajectory.meta.get("reward")
+        if isinstance(record, dict):
+            nb = self.trajectory.nb
+            self.trajectory.meta["reward"] = rewards.seal(record, nb.cells, notebook_identity(nb))
+
     def _save_progress(self) -> None:
         self.trajectory.set_usage(self.budget.usage)
         if self._terminated or self._truncated:
-            self.trajectory.finish(self._final)
+            self._finish(self._final)
             self._episode_over = True
         self.trajectory.save()
 
@@ -438,7 +447,7 @@ class DojoEnv(gym.Env[str, dict]):
                 self.trajectory.add_markdown("**Episode closed** before a submission.", step=self.budget.steps,
                                              action="closed", status="closed")
                 self.trajectory.set_usage(self.budget.usage)
-                self.trajectory.finish(None)
+                self._finish(None)
                 self.trajectory.save()
         finally:
             self._episode_over = True

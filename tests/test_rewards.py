@@ -11,7 +11,7 @@ import pytest
 from nbdojo.env import DojoEnv
 from nbdojo.errors import ConfigError
 from nbdojo.grading.rewards import PENALTY_CAP, EpisodeRewards, check_mode, episode_return, mode_of
-from nbdojo.tools.export import export
+from nbdojo.tools.export import episodes, export, rl_record
 
 
 def test_final_pays_only_the_terminal_reward():
@@ -95,12 +95,29 @@ def test_public_delta_episode_records_its_rewards_and_pays_no_farming(loan_defau
     nb = nbformat.read(str(env.notebook_path), as_version=4)
     kept = [c.metadata["nbdojo"]["reward"] for c in nb.cells if "reward" in c.metadata.get("nbdojo", {})]
     assert kept == pytest.approx(rewards)
-    assert nb.metadata["nbdojo"]["reward"] == {"mode": "public_delta", "return": pytest.approx(sum(rewards))}
+    record = nb.metadata["nbdojo"]["reward"]
+    assert {k: record[k] for k in ("mode", "return")} == {"mode": "public_delta", "return": pytest.approx(sum(rewards))}
+    assert record["signature"]  # sealed by nbdojo once the episode ended
     written = export([tmp_path], tmp_path / "rl.jsonl", fmt="rl")  # `nbdojo export --format rl` carries them
     assert written["written"] == 1
     (record,) = [json.loads(line) for line in (tmp_path / "rl.jsonl").read_text().splitlines()]
     assert record["reward_mode"] == "public_delta" and record["reward"] == pytest.approx(sum(rewards))
     assert [s["reward"] for s in record["steps"]] == pytest.approx(rewards)
+    # A notebook handed in with its grade still signed but its rewards raised: the rewards read as `final`'s.
+    for cell in nb.cells:
+        if "reward" in cell.metadata.get("nbdojo", {}):
+            cell.metadata["nbdojo"]["reward"] = 100.0
+    nb.metadata["nbdojo"]["reward"]["return"] = 1e6
+    forged = tmp_path / "forged" / "trajectory.ipynb"
+    forged.parent.mkdir()
+    nbformat.write(nb, str(forged))
+    (record,) = [rl_record(e) for e in episodes([forged])[0]]
+    assert record["metadata"]["verified"]  # the grade is still nbdojo's ...
+    assert record["reward_mode"] == "final" and record["reward"] == pytest.approx(info["grade"]["human_rank"])
+    assert [s["reward"] for s in record["steps"]] == pytest.approx([0.0] * (len(rewards) - 1) + [record["reward"]])
+    taskset = pytest.importorskip("nbdojo.integrations.verifiers.taskset")
+    assert taskset.notebook_outcome(env.notebook_path)["reward"] == pytest.approx(sum(rewards))
+    assert taskset.notebook_outcome(forged)["reward"] == pytest.approx(info["grade"]["human_rank"])
 
 
 def test_run_with_a_bad_reward_mode_is_one_line_and_plans_carry_the_mode(tmp_path):
@@ -124,3 +141,19 @@ def test_notebooks_from_before_the_modes_read_as_final():
     assert (episode_return(old), mode_of(old)) == (0.25, "final")
     assert (episode_return({"final": None}), mode_of({"reward": {"mode": "nonsense"}})) == (0.0, "final")
     assert episode_return({"reward": {"mode": "shaped", "return": -0.02}, "final": {"human_rank": 0.5}}) == -0.02
+
+
+def test_rewards_are_believed_only_as_nbdojo_sealed_them(tmp_path, monkeypatch):
+    from nbdojo.grading.rewards import seal, sealed
+
+    monkeypatch.setenv("NBDOJO_HOME", str(tmp_path))
+    cells = [{"metadata": {"nbdojo": {"step": 1, "reward": 0.0}}}, {"metadata": {"nbdojo": {"step": 2, "reward": 0.5}}}]
+    identity = {"run_id": "r", "code_sha256": "c"}
+    meta = {"reward": seal({"mode": "public_delta", "return": 0.5}, cells, identity)}
+    assert sealed(meta, cells, identity)
+    assert not sealed({"reward": {**meta["reward"], "return": 2.0}}, cells, identity)
+    assert not sealed({"reward": {**meta["reward"], "mode": "shaped"}}, cells, identity)
+    assert not sealed(meta, [cells[0], {"metadata": {"nbdojo": {"step": 2, "reward": 1.0}}}], identity)
+    assert not sealed(meta, cells, {**identity, "run_id": "other"})  # copied into another notebook
+    assert not sealed({"reward": {"mode": "final", "return": 0.5}}, cells, identity)  # never signed
+    assert not sealed({"reward": "junk"}, "junk", identity)

@@ -14,8 +14,11 @@
   is in [-0.25, 2].
 
 Each step's reward is kept on its cell (`metadata.nbdojo.reward`) and the mode and return on the
-notebook (`metadata.nbdojo.reward = {mode, return}`); `nbdojo export --format rl` carries both.
-A leaf but for nbdojo's errors.
+notebook (`metadata.nbdojo.reward = {mode, return, signature}`); `nbdojo export --format rl` carries both.
+The grade's signature covers only `final`: when the episode ends the env also signs its rewards (`seal`: the
+mode, the return and every cell's reward, bound to the notebook as a grade is), and a reader believes a
+notebook's rewards only when `sealed` says so (else they read as `final`'s, from the signed grade).
+A leaf but for nbdojo's errors and signing.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from nbdojo.errors import ConfigError
+from nbdojo.grading import signing
 
 __all__ = ["DEFAULT_MODE", "MODES", "PENALTIES", "PENALTY_CAP", "EpisodeRewards", "check_mode", "episode_return",
-           "mode_of"]
+           "mode_of", "seal", "sealed"]
 
 MODES = ("final", "public_delta", "shaped")
 DEFAULT_MODE = "final"
@@ -89,3 +93,33 @@ def mode_of(meta: Mapping[str, Any]) -> str:
     record = meta.get("reward")
     mode = record.get("mode") if isinstance(record, Mapping) else None
     return mode if mode in MODES else DEFAULT_MODE
+
+
+def _cell_rewards(cells: Any) -> list[list[Any]]:
+    """Every cell's kept reward, as [step, reward], in the notebook's order."""
+    kept = []
+    for cell in cells if isinstance(cells, list) else []:
+        meta = cell.get("metadata") if isinstance(cell, Mapping) else None
+        meta = meta.get("nbdojo") if isinstance(meta, Mapping) else None
+        if isinstance(meta, Mapping) and "reward" in meta:
+            kept.append([meta.get("step"), meta.get("reward")])
+    return kept
+
+
+def _sealed_content(record: Mapping[str, Any], cells: Any) -> dict[str, Any]:
+    return {"rewards": {"mode": record.get("mode"), "return": record.get("return"), "steps": _cell_rewards(cells)}}
+
+
+def seal(record: Mapping[str, Any], cells: Any, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The reward record with a signature over it and the cells' rewards, bound to the notebook's identity
+    (`nbdojo.trajectory.notebook_identity`); made by the env once the episode has ended."""
+    kept = {key: value for key, value in record.items() if key != "signature"}
+    return {**kept, "signature": signing.sign(_sealed_content(kept, cells), identity)}
+
+
+def sealed(meta: Mapping[str, Any], cells: Any, identity: Mapping[str, Any]) -> bool:
+    """Whether this home's key signed the notebook's rewards (its `metadata.nbdojo.reward` and its cells')."""
+    record = meta.get("reward")
+    if not isinstance(record, Mapping):
+        return False
+    return signing.verify(_sealed_content(record, cells), identity, record.get("signature"))

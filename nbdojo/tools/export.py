@@ -31,9 +31,9 @@ from typing import Any
 
 import nbformat
 
-from nbdojo.grading.rewards import episode_return, mode_of
+from nbdojo.grading.rewards import episode_return, mode_of, sealed
 from nbdojo.notebook import nbdojo_meta
-from nbdojo.trajectory import VERIFIED, find_notebooks, verification
+from nbdojo.trajectory import VERIFIED, find_notebooks, notebook_identity, verification
 
 FORMATS = ("sft", "rl", "hf")
 
@@ -56,6 +56,7 @@ class Episode:
     first_observation: str
     steps: list[Step]
     trust: str = VERIFIED  # or why the grade is not believed (nbdojo.trajectory.verification)
+    rewards_signed: bool = False  # whether nbdojo signed the mode, return and step rewards (rewards.sealed)
 
     @property
     def verified(self) -> bool:
@@ -99,7 +100,8 @@ def read_episode(path: Path) -> Episode | None:
             steps[step] = Step(step, action, thoughts.get(step), cell_meta["observation"],
                                str(cell_meta.get("status", "ok")), dict(cell_meta.get("budget") or {}),
                                float(reward) if isinstance(reward, (int, float)) else None)
-    return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)], verification(nb))
+    return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)], verification(nb),
+                   sealed(meta, nb.cells, notebook_identity(nb)))
 
 
 def episodes(paths: list[Path]) -> tuple[list[Episode], int]:
@@ -159,16 +161,18 @@ def sft_record(episode: Episode, *, observation_chars: int | None = None) -> dic
 
 def rl_record(episode: Episode) -> dict[str, Any]:
     """The episode as states, actions and rewards, each step's as the env gave it (kept on its cell) under the
-    episode's reward mode; a notebook from before the modes gets `final`'s: 0 per step, HumanRank on the last."""
+    episode's reward mode; a notebook whose rewards nbdojo did not sign (from before the modes, or edited since)
+    gets `final`'s: 0 per step, HumanRank on the last."""
     final = episode.final
-    kept = bool(episode.steps) and all(s.reward is not None for s in episode.steps)
+    signed = episode.rewards_signed
+    kept = signed and bool(episode.steps) and all(s.reward is not None for s in episode.steps)
     steps = [{"step": s.step, "thought": s.thought, "action": s.action, "observation": s.observation,
               "status": s.status, "reward": s.reward if kept else 0.0} for s in episode.steps]
     if steps and not kept:
         steps[-1]["reward"] = float(final.get("human_rank") or 0.0)
-    return {"prompt": _prompt(episode), "steps": steps, "reward": episode_return(episode.meta),
-            "reward_mode": mode_of(episode.meta), "terminated": final.get("how") == "submitted", "final": final,
-            "metadata": episode.summary()}
+    meta = episode.meta if signed else {"final": final}
+    return {"prompt": _prompt(episode), "steps": steps, "reward": episode_return(meta), "reward_mode": mode_of(meta),
+            "terminated": final.get("how") == "submitted", "final": final, "metadata": episode.summary()}
 
 
 def export(paths: list[str | Path], output: str | Path, *, fmt: str = "sft", min_human_rank: float = 0.0,

@@ -11,8 +11,8 @@ from pydantic import Field, model_validator
 
 from nbdojo.integrations.verifiers.settings import check_settings
 from nbdojo.notebook import nbdojo_meta
-from nbdojo.grading.rewards import DEFAULT_MODE, episode_return
-from nbdojo.trajectory import VERIFIED, verification
+from nbdojo.grading.rewards import DEFAULT_MODE, episode_return, sealed
+from nbdojo.trajectory import VERIFIED, notebook_identity, verification
 
 __all__ = ["EpisodeData", "EpisodeTask", "NbdojoTaskset", "NbdojoTasksetConfig", "notebook_outcome"]
 
@@ -38,6 +38,8 @@ def notebook_outcome(path: str | Path) -> dict[str, float]:
     verified = verification(nb) == VERIFIED
     grade = {key: float(final[key]) for key in ("human_rank", "normalized_score", "score")
              if isinstance(final.get(key), (int, float)) and not isinstance(final.get(key), bool)}
+    if not sealed(meta, nb.cells, notebook_identity(nb)):  # rewards nbdojo did not sign: `final`'s, from the grade
+        meta = {"final": final}
     return {"reward": episode_return(meta) if verified else 0.0, "verified": float(verified), **grade}
 
 
