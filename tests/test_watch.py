@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -75,8 +76,11 @@ def episode(loan_default_data, tmp_path_factory):
 def watch(episode, tmp_path_factory):
     _, runs = episode
     port, token = free_port(), uuid.uuid4().hex
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    (jupyter / "config").mkdir()  # window.jupyterapp, for the tests to run JupyterLab commands as menus do
+    (jupyter / "config" / "jupyter_lab_config.json").write_text(json.dumps({"LabApp": {"expose_app_in_browser": True}}))
     proc = subprocess.Popen([*NBDOJO, "watch", str(runs), "--port", str(port), "--token", token],
-                            env=isolated_jupyter_env(tmp_path_factory.mktemp("jupyter")), stdout=subprocess.PIPE,
+                            env=isolated_jupyter_env(jupyter), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
 
@@ -115,7 +119,9 @@ def test_the_live_kernel_is_listed_under_its_run_and_attachable_from_lab(episode
     assert info["status"] == "ok" and "agent goes on 42" in info["outputs"][0]["text"]
 
 
-def test_browser_shows_a_new_cell_without_reload_and_lists_the_kernel(episode, watch):
+@pytest.fixture(scope="module")
+def page(episode, watch):
+    """One headless Chromium page on the episode's trajectory, shared by the module's browser tests (in order)."""
     from playwright.sync_api import sync_playwright
 
     env, runs = episode
@@ -124,26 +130,152 @@ def test_browser_shows_a_new_cell_without_reload_and_lists_the_kernel(episode, w
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # short, so that a few cells overflow it and following the newest one means scrolling
+            page = browser.new_page(viewport={"width": 1300, "height": 650})
             page.goto(f"{base}/lab/tree/{rel}?token={token}")
             page.wait_for_selector("text=first cell 42", timeout=60_000)
-            page.evaluate("window.__nbdojo_same_page = true")
-            cells_before = page.locator(".jp-Notebook .jp-CodeCell").count()
-
-            t0 = time.monotonic()
-            _, _, _, _, info = env.step({"action": "execute_code", "code": "print('MARKER' + str(x * 2))"})
-            assert info["status"] == "ok"
-            page.wait_for_selector("text=MARKER84", timeout=15_000)
-            appeared_after = time.monotonic() - t0
-            assert page.evaluate("window.__nbdojo_same_page === true"), "the page was reloaded"
-            assert page.locator(".jp-Notebook .jp-CodeCell").count() == cells_before + 1
-            assert appeared_after < 6, f"the new cell took {appeared_after:.1f} s to appear"
-
-            page.locator('[data-id="jp-running-sessions"]').click()
-            running = page.locator("#jp-running-sessions")
-            running.get_by_text(env.run_dir.name).first.wait_for(timeout=20_000)
+            yield page
         finally:
             browser.close()
+
+
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-WindowedPanel-outer"  # what scrolls
+#: How far the view is from the newest cell's bottom (the blank space JupyterLab leaves past the end aside).
+NOTEBOOK_FILL = f"""() => {{
+    const n = document.querySelector("{NOTEBOOK}"), cells = n.querySelector(".jp-WindowedPanel-inner");
+    return {{gap: cells.offsetHeight - n.clientHeight - n.scrollTop, top: n.scrollTop,
+             tall: cells.offsetHeight > n.clientHeight, following: n.dataset.nbdojoFollowing}};
+}}"""
+
+
+IN_VIEW = """([sel, text]) => {
+    const n = document.querySelector(sel), box = n.getBoundingClientRect();
+    const out = [...n.querySelectorAll('.jp-OutputArea-output')].find(e => e.textContent.includes(text));
+    if (!out) return false;
+    const r = out.getBoundingClientRect();
+    return r.bottom > box.top && r.top < box.bottom;
+}"""
+
+
+def in_view(page, text: str) -> bool:
+    """Whether an output with this text lies inside the notebook's visible area."""
+    return page.evaluate(IN_VIEW, [NOTEBOOK, text])
+
+
+def comes_into_view(page, text: str, timeout: float = 10) -> bool:
+    try:
+        page.wait_for_function(IN_VIEW, arg=[NOTEBOOK, text], timeout=timeout * 1000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: answered as False, the caller asserts
+        return False
+    return True
+
+
+def notification(page, text: str) -> None:
+    page.locator(".Toastify__toast", has_text=text).first.wait_for(timeout=15_000)
+
+
+def test_browser_shows_a_new_cell_without_reload_and_lists_the_kernel(episode, page):
+    env, _ = episode
+    page.evaluate("window.__nbdojo_same_page = true")
+    cells_before = page.locator(".jp-Notebook .jp-CodeCell").count()
+
+    t0 = time.monotonic()
+    _, _, _, _, info = env.step({"action": "execute_code", "code": "print('MARKER' + str(x * 2))"})
+    assert info["status"] == "ok"
+    page.wait_for_selector("text=MARKER84", timeout=15_000)
+    appeared_after = time.monotonic() - t0
+    assert page.evaluate("window.__nbdojo_same_page === true"), "the page was reloaded"
+    assert page.locator(".jp-Notebook .jp-CodeCell").count() == cells_before + 1
+    assert appeared_after < 6, f"the new cell took {appeared_after:.1f} s to appear"
+
+    page.locator('[data-id="jp-running-sessions"]').click()
+    running = page.locator("#jp-running-sessions")
+    running.get_by_text(env.run_dir.name).first.wait_for(timeout=20_000)
+    page.locator('[data-id="jp-running-sessions"]').click()  # the sidebar closed again
+
+
+def test_browser_streams_a_running_cell_and_follows_the_newest_cell(episode, page):
+    """A long cell's output shows while it runs (not when it ends), and the view keeps the newest output and the
+    newest cell in sight, until the person scrolls up."""
+    env, _ = episode
+    lines = 24  # 6 s: past the streaming's first write (0.25 s) and a couple of its 2 s updates
+    code = f"import time\nfor i in range({lines}):\n    print(f'epoch {{i}} loss', flush=True)\n    time.sleep(0.25)"
+    step = threading.Thread(target=env.step, args=({"action": "execute_code", "code": code},))
+    step.start()
+    try:
+        page.wait_for_selector("text=epoch 0 loss", timeout=15_000)
+        assert step.is_alive(), "the output appeared only once the cell had ended"
+        assert page.get_by_text(f"epoch {lines - 1} loss").count() == 0
+    finally:
+        step.join(timeout=60)
+    page.wait_for_selector(f"text=epoch {lines - 1} loss", timeout=15_000)
+    page.wait_for_function(f"() => Math.abs(({NOTEBOOK_FILL})().gap) < 30", timeout=10_000)
+    state = page.evaluate(NOTEBOOK_FILL)
+    assert state["tall"] and state["following"] == "true", state
+    assert in_view(page, f"epoch {lines - 1} loss") and not in_view(page, "first cell 42")
+
+    env.step({"action": "execute_code", "code": "print('NEWEST' + ' CELL')"})
+    page.wait_for_selector("text=NEWEST CELL", timeout=15_000)
+    assert comes_into_view(page, "NEWEST CELL"), page.evaluate(NOTEBOOK_FILL)
+
+    # scrolled up by the person: the view stays where they put it
+    box = page.locator(NOTEBOOK).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"() => ({NOTEBOOK_FILL})().following === 'false'", timeout=10_000)
+    top = page.evaluate(NOTEBOOK_FILL)["top"]
+    env.step({"action": "execute_code", "code": "print('WHILE' + ' SCROLLED UP')"})
+    page.wait_for_selector("text=WHILE SCROLLED UP", state="attached", timeout=15_000)
+    time.sleep(1)
+    assert abs(page.evaluate(NOTEBOOK_FILL)["top"] - top) < 5 and not in_view(page, "WHILE SCROLLED UP")
+    page.locator(".nbdojo-follow-badge").click()  # follow again
+    assert comes_into_view(page, "WHILE SCROLLED UP"), page.evaluate(NOTEBOOK_FILL)
+
+
+def test_browser_trajectory_is_read_only(episode, page):
+    page.locator('[data-jp-item-name="read-only-indicator"]').first.wait_for(timeout=10_000)
+    cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="first cell 42").first
+    cell.locator(".cm-content").click()
+    page.keyboard.type("zzz")
+    page.keyboard.press("Enter")
+    time.sleep(0.5)
+    assert "zzz" not in cell.locator(".cm-content").inner_text()
+    assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, "the notebook is marked unsaved"
+
+    cells = page.locator(".jp-Notebook .jp-Cell").count()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # insert a cell below
+    notification(page, "This trajectory is read-only")
+    page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === {cells}",
+                           timeout=10_000)
+    assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0
+
+
+def test_browser_console_on_an_agent_kernel_explains_restart_and_interrupt(episode, watch, page):
+    env, _ = episode
+    base, token = watch
+    kernel = wait_for(lambda: episode_kernel(base, token, env.run_dir.name), 15)
+    page.evaluate("id => window.jupyterapp.commands.execute('console:create', {kernelPreference: {id}})", kernel["id"])
+    console = page.locator(".jp-ConsolePanel:not(.lm-mod-hidden)")
+    console.locator(".jp-CodeConsole-promptCell .cm-content").click()
+    page.keyboard.type("print('console sees', x)")
+    page.keyboard.press("Shift+Enter")
+    console.get_by_text("console sees 42").wait_for(timeout=30_000)
+
+    command = "name => { window.jupyterapp.commands.execute(name).catch(() => {}); }"  # as a menu item does
+    page.evaluate(command, "console:restart-kernel")
+    page.locator(".jp-Dialog .jp-mod-accept").click()  # JupyterLab's own "Restart Kernel?" question
+    notification(page, "cannot restart it")
+    page.evaluate(command, "console:interrupt-kernel")
+    notification(page, "cannot interrupt it")
+    status = "() => window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus"
+    page.wait_for_function(f"{status} === 'idle'", timeout=10_000)
+    console.locator(".jp-CodeConsole-promptCell .cm-content").click()
+    page.keyboard.type("print('still there', x)")
+    page.keyboard.press("Shift+Enter")
+    console.get_by_text("still there 42").wait_for(timeout=30_000)
+    _, _, _, _, info = env.step({"action": "execute_code", "code": "print('agent goes on', x)"})
+    assert info["status"] == "ok" and not info["restarted"] and "agent goes on 42" in info["outputs"][0]["text"]
 
 
 def test_attach_opens_a_console_and_leaving_it_keeps_the_kernel(episode, watch):
@@ -161,6 +293,11 @@ def test_lab_cannot_save_over_a_trajectory(episode, watch):
     base, token = watch
     rel = env.notebook_path.relative_to(runs).as_posix()
     model = api(base, token, f"/api/contents/{rel}")
+    # served read-only: JupyterLab shows its read-only indicator, and its editor refuses typing into the cells
+    assert model["writable"] is False
+    assert all(c["metadata"]["editable"] is False and c["metadata"]["deletable"] is False
+               for c in model["content"]["cells"])
+    assert '"editable"' not in env.notebook_path.read_text()  # the record itself is left as the env wrote it
     with pytest.raises(urllib.error.HTTPError) as refused:
         api(base, token, f"/api/contents/{rel}", method="PUT",
             body={"type": "notebook", "format": "json", "content": model["content"]})
@@ -168,7 +305,25 @@ def test_lab_cannot_save_over_a_trajectory(episode, watch):
     copy = rel.replace("trajectory.ipynb", "my-copy.ipynb")
     api(base, token, f"/api/contents/{copy}", method="PUT",
         body={"type": "notebook", "format": "json", "content": model["content"]})
-    assert (runs / copy).exists()
+    saved = api(base, token, f"/api/contents/{copy}")
+    assert saved["writable"] is True  # a copy is the person's: its cells are editable again
+    assert not any("editable" in c["metadata"] or "deletable" in c["metadata"] for c in saved["content"]["cells"])
+
+
+def test_lab_leaves_an_agent_kernel_to_its_episode(episode, watch):
+    env, _ = episode
+    base, token = watch
+    kernel = wait_for(lambda: episode_kernel(base, token, env.run_dir.name), 15)
+    with pytest.raises(urllib.error.HTTPError):  # jupyter_server answers any failed restart with a bare 500
+        api(base, token, f"/api/kernels/{kernel['id']}/restart", method="POST")
+    for method, path, action in (("POST", "/interrupt", "interrupt"), ("DELETE", "", "shut down")):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            api(base, token, f"/api/kernels/{kernel['id']}{path}", method=method)
+        assert refused.value.code == 403
+        assert f"cannot {action} it" in json.loads(refused.value.read())["message"]
+    assert episode_kernel(base, token, env.run_dir.name)["id"] == kernel["id"]
+    _, _, _, _, info = env.step({"action": "execute_code", "code": "print('kept', x)"})
+    assert info["status"] == "ok" and not info["restarted"] and "kept 42" in info["outputs"][0]["text"]
 
 
 def test_attach_refuses_a_run_without_a_live_kernel(episode, tmp_path):

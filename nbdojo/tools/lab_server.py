@@ -11,10 +11,15 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import web
 from traitlets import List, Unicode
 
-__all__ = ["AttachOnlyKernelManager", "NoKernelSpecs", "SandboxOnlyKernelManager", "server_args"]
+__all__ = ["AGENT_KERNEL", "AttachOnlyKernelManager", "NoKernelSpecs", "SandboxOnlyKernelManager", "server_args"]
 
 
 # ----- kernels ----------------------------------------------------------------------------------
+
+#: Why nbdojo's watch refuses to stop or interrupt a kernel (the labextension shows the same reason).
+AGENT_KERNEL = ("This kernel belongs to a running agent episode: nbdojo watch cannot {action} it. The episode "
+                "owns its kernel (it interrupts a runaway cell and closes the kernel when it ends); you may "
+                "inspect its variables here.")
 
 class NoKernelSpecs(KernelSpecManager):  # type: ignore[misc]
     """No kernel spec is listed or found: JupyterLab offers no kernel to start (watch)."""
@@ -42,6 +47,20 @@ class AttachOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
                                  "or console to a live episode's kernel (Running Kernels), or use `nbdojo attach`.")
 
     start_kernel = _async_start_kernel  # type: ignore[assignment]
+
+    # An attached kernel is an agent's: its episode owns it. jupyter_client would answer a restart or an
+    # interrupt with a 500 (no process here to signal) and take a shut-down kernel off the list without
+    # stopping it, so the UI hangs at "Restarting" or loses the kernel; a 403 that says why is the honest
+    # answer. The server's own exit goes through `_async_shutdown_kernel`, which leaves such kernels alone.
+
+    async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
+        raise web.HTTPError(403, AGENT_KERNEL.format(action="shut down"))
+
+    async def restart_kernel(self, kernel_id: str, now: bool = False) -> None:
+        raise web.HTTPError(403, AGENT_KERNEL.format(action="restart"))
+
+    async def interrupt_kernel(self, kernel_id: str) -> None:
+        raise web.HTTPError(403, AGENT_KERNEL.format(action="interrupt"))
 
 
 class SandboxOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]

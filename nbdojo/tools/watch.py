@@ -48,6 +48,7 @@ from tornado import web
 
 from nbdojo.errors import ConfigError, NbdojoError
 from nbdojo.kernel.leftovers import is_reserved
+from nbdojo.notebook import KEY as NOTEBOOK_KEY
 from nbdojo.tools.lab import SafeContentsManager
 from nbdojo.tools.lab_server import server_args
 
@@ -57,6 +58,8 @@ KERNELS_DIR = ".kernels"
 _EXIT = re.compile(r"^\s*%?(exit|quit)\s*(\(\s*\))?\s*;?\s*$")
 CONNECTION_GLOB = "/tmp/nbk-*/kernel.json"
 TRAJECTORY = "trajectory.ipynb"
+#: Prebuilt JupyterLab extensions shipped as package data (plain JavaScript, nothing built at install time).
+LABEXTENSIONS = Path(__file__).with_name("labextensions")
 #: JupyterLab settings for nbdojo's servers: no calls home, and cell timings recorded (for `nbdojo score`).
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension:notification": {"checkForUpdates": False, "fetchNews": "false"},
@@ -239,14 +242,35 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _is_trajectory(path: str) -> bool:
+    return os.path.basename(path.rstrip("/")) == TRAJECTORY
+
+
 class TrajectoryGuard(SafeContentsManager):
-    """nbdojo's link-refusing contents manager, which also refuses to save over a trajectory notebook: the env
-    owns it, and collaboration would autosave a browser edit over the record (save a copy instead)."""
+    """nbdojo's link-refusing contents manager, for which a trajectory notebook is read-only: the env owns it,
+    and collaboration would autosave a browser edit over the record (save a copy instead). It is served as
+    not writable (JupyterLab shows its read-only indicator) with each cell not editable and not deletable
+    (the editor refuses typing); a copy saved from it (Save As) gets its cells back editable."""
+
+    async def get(self, path: str, content: bool = True, type: str | None = None,
+                  format: str | None = None, require_hash: bool = False) -> dict[str, Any]:
+        model: dict[str, Any] = await super().get(path, content=content, type=type, format=format,
+                                                  require_hash=require_hash)
+        if _is_trajectory(path) and model.get("type") == "notebook":
+            model["writable"] = False
+            for cell in (model.get("content") or {}).get("cells", []):
+                cell["metadata"].update(editable=False, deletable=False)
+        return model
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
-        if os.path.basename(path.rstrip("/")) == TRAJECTORY and await self.file_exists(path):
+        if _is_trajectory(path) and await self.file_exists(path):
             raise web.HTTPError(403, f"{path} is an nbdojo trajectory: the environment writes it, so it is "
                                      "read-only here. Use File > Save Notebook As... to keep an edited copy.")
+        if model.get("type") == "notebook" and isinstance(model.get("content"), dict):
+            for cell in model["content"].get("cells", []):
+                meta = cell.get("metadata") or {}
+                if NOTEBOOK_KEY in meta and meta.get("editable") is False and meta.get("deletable") is False:
+                    del meta["editable"], meta["deletable"]  # a trajectory's cell, copied: yours to edit
         return await super().save(model, path)
 
 
@@ -262,13 +286,14 @@ class LabServer:
     def __init__(self, root: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
                  token: str | None = None, poll_interval: float = 0.5, external_kernels: bool = False,
                  guard_trajectories: bool = False, allowed_kernelspecs: list[str] | None = None,
-                 default_url: str | None = None, start_timeout: float = 90.0):
+                 default_url: str | None = None, start_timeout: float = 90.0, watch_extension: bool = False):
         self.root = Path(root).resolve()
         self.host, self.port = host, port or _free_port(host)
         self.token = token or secrets.token_hex(24)
         self.poll_interval, self.external_kernels = poll_interval, external_kernels
         self.guard_trajectories, self.allowed_kernelspecs = guard_trajectories, allowed_kernelspecs
         self.default_url, self.start_timeout = default_url, start_timeout
+        self.watch_extension = watch_extension
         self.state: Path | None = None
         self.proc: subprocess.Popen | None = None
 
@@ -303,6 +328,8 @@ class LabServer:
         if self.allowed_kernelspecs:  # listed in JupyterLab; the first is what a kernel without a name gets
             args += [f"--KernelSpecManager.allowed_kernelspecs={json.dumps(self.allowed_kernelspecs)}",
                      f"--MappingKernelManager.default_kernel_name={self.allowed_kernelspecs[0]}"]
+        if self.watch_extension:  # follows live trajectories; explains why agent kernels cannot be stopped
+            args.append(f"--LabApp.extra_labextensions_path={LABEXTENSIONS}")
         if self.default_url:
             args.append(f"--LabApp.default_url={self.default_url}")
         if os.geteuid() == 0:
@@ -389,7 +416,7 @@ class Watch:
                  token: str | None = None, poll_interval: float = 0.5, kernel_interval: float = 1.0):
         self.root = Path(root).resolve()
         self.lab = LabServer(self.root, host=host, port=port, token=token, poll_interval=poll_interval,
-                             external_kernels=True, guard_trajectories=True)
+                             external_kernels=True, guard_trajectories=True, watch_extension=True)
         self.publisher = KernelPublisher(self.root, interval=kernel_interval)
 
     def start(self) -> Watch:
