@@ -12,6 +12,7 @@ The cluster is shut down at the end, leaving no raylet behind.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -143,6 +144,41 @@ def test_four_remote_envs_step_at_once(cluster):
     finally:
         for env in envs:
             env.close()
+
+
+def test_ctrl_c_stops_a_ray_batch_and_reports_its_running_episodes(cluster, tmp_path):
+    """A real SIGINT to this (the driver's) process while two episodes wait in their cells, one per node."""
+    import os
+    import signal
+
+    from nbdojo.batch import BatchInterrupted
+
+    _, head, worker, scratch = cluster
+    agent = f"replay:{write_notebook(tmp_path / 'wait.ipynb', WAIT_FOR_GO)}"
+    plans = [EpisodePlan("penguins", seed, agent, out_dir=str(tmp_path / "runs"), limits=LIMITS) for seed in range(3)]
+    before = set(scratch.glob("*/*/workspace/started"))
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 240
+        while len(set(scratch.glob("*/*/workspace/started")) - before) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(BatchInterrupted) as caught:
+        run_plans_on(plans, backend="ray")
+    assert caught.value.signal_name == "SIGINT"
+    outcomes = caught.value.outcomes  # the third episode never started: not reported
+    assert len(outcomes) == 2 and len({o.seed for o in outcomes}) == 2
+    assert all(isinstance(o, NodeFailure) and o.error == "interrupted (SIGINT)" for o in outcomes), outcomes
+    assert {o.node for o in outcomes} == {head.node_id, worker.node_id}
+    left = [p.parent for p in set(scratch.glob("*/*/workspace/started")) - before]
+    deadline = time.monotonic() + 60
+    while any(kernels_of(workspace) for workspace in left):
+        assert time.monotonic() < deadline, "a kernel outlived its interrupted episode"
+        time.sleep(0.5)
+    for workspace in left:  # the killed actors could not delete their scratch folders
+        shutil.rmtree(workspace.parent.parent, ignore_errors=True)
 
 
 def test_a_worker_node_killed_mid_batch_is_reported_and_its_episode_retried(cluster, tmp_path):
