@@ -54,3 +54,37 @@ def test_select_applies_dedup_then_the_cap_then_the_best():
     assert pick(dedup=False) == ["a", "a-again", "best", "c"]
     assert pick(best_only=True) == ["best"]
     assert pick(best_only=True, max_tokens=10) == ["c"]  # the best that fits, not the best cut short
+
+
+def test_a_verified_grade_beats_any_unverified_claim():
+    eps = [episode("real", normalized=0.4, human_rank=0.3), episode("claim", normalized=1e308, human_rank=1.0,
+                                                                     trust="unsigned")]
+    assert names(best_per_competition(eps)) == ["real"]
+    assert names(best_per_competition(eps[::-1])) == ["real"]
+
+
+def test_notebooks_handed_in_with_odd_values_never_stop_an_export(tmp_path):
+    import json
+
+    from nbdojo.tools.export import export
+
+    def notebook(name: str, meta: dict, cell: dict) -> None:
+        cells = [{"cell_type": "code", "id": f"c{name}", "source": "x = 1", "execution_count": 1, "outputs": [],
+                  "metadata": {"nbdojo": {"step": 1, "action": "execute_code", "status": "ok", **cell}}}]
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        base = {"competition": "penguins", "seed": 0, "reset_observation": "# Task",
+                "final": {"score": 1.0, "human_rank": 0.5}}
+        nb = {"nbformat": 4, "nbformat_minor": 5, "cells": cells, "metadata": {"nbdojo": {**base, **meta}}}
+        (folder / "trajectory.ipynb").write_text(json.dumps(nb))
+
+    notebook("good", {}, {"observation": "[step 1] ok"})
+    notebook("seed", {"seed": 2**70}, {"observation": "[step 1] ok"})
+    notebook("final", {"final": [1, 2]}, {"observation": "[step 1] ok"})
+    notebook("rank", {"final": {"score": 1.0, "human_rank": "abc", "normalized_score": "1"}},
+             {"observation": "[step 1] ok"})
+    notebook("cells", {"reset_observation": {"a": 1}, "reset_info": {"spec": [1], "budget": 3}},
+             {"observation": {"x": 1}, "budget": [1], "args": "zz"})
+    for fmt, out in (("sft", "a.jsonl"), ("rl", "b.jsonl"), ("hf", "c")):
+        result = export([tmp_path / "runs"], tmp_path / out, fmt=fmt, dedup=False, min_human_rank=0.0)
+        assert result["written"] == 5 and result["unverified"] == 5, (fmt, result)

@@ -85,7 +85,9 @@ def episode_return(meta: Mapping[str, Any]) -> float:
     if isinstance(record, Mapping) and isinstance(record.get("return"), (int, float)):
         return float(record["return"])
     final = meta.get("final")
-    return float(final.get("human_rank") or 0.0) if isinstance(final, Mapping) else 0.0
+    rank = final.get("human_rank") if isinstance(final, Mapping) else None
+    ok = isinstance(rank, (int, float)) and not isinstance(rank, bool) and math.isfinite(rank)
+    return float(rank) if ok else 0.0
 
 
 def mode_of(meta: Mapping[str, Any]) -> str:

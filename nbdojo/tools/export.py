@@ -24,7 +24,8 @@ see `nbdojo.grading.signing`); `verified_only` keeps only those.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ class Episode:
 
     @property
     def final(self) -> dict[str, Any]:
-        return dict(self.meta.get("final") or {})
+        final = self.meta.get("final")
+        return dict(final) if isinstance(final, Mapping) else {}
 
     def summary(self) -> dict[str, Any]:
         final = self.final
@@ -73,6 +75,21 @@ class Episode:
                 "human_rank": final.get("human_rank"), "medal": final.get("medal"), "how": final.get("how"),
                 "normalized_score": final.get("normalized_score"), "standard_error": final.get("standard_error"),
                 "steps": len(self.steps), "verified": self.verified, "notebook": str(self.path)}
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A notebook's value where a mapping belongs (a notebook handed in may hold anything there)."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _number(value: Any) -> float:
+    """A grade's number, 0 unless it is a finite real number (a string or a bool in a forged notebook is none)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else 0.0
 
 
 def read_episode(path: Path) -> Episode | None:
@@ -91,16 +108,16 @@ def read_episode(path: Path) -> Episode | None:
         if name == "thought":
             thoughts[step] = cell.source
         elif "observation" in cell_meta:
-            action = {"action": name, **dict(cell_meta.get("args") or {})}
+            action = {"action": name, **_mapping(cell_meta.get("args"))}
             if name == "execute_code":
                 action["code"] = cell.source
             elif name == "invalid":
                 action = {"action": "invalid", "raw": cell_meta.get("raw")}
             reward = cell_meta.get("reward")
-            steps[step] = Step(step, action, thoughts.get(step), cell_meta["observation"],
-                               str(cell_meta.get("status", "ok")), dict(cell_meta.get("budget") or {}),
+            steps[step] = Step(step, action, thoughts.get(step), _text(cell_meta["observation"]),
+                               str(cell_meta.get("status", "ok")), _mapping(cell_meta.get("budget")),
                                float(reward) if isinstance(reward, (int, float)) else None)
-    return Episode(path, meta, meta["reset_observation"], [steps[k] for k in sorted(steps)], verification(nb),
+    return Episode(path, meta, _text(meta["reset_observation"]), [steps[k] for k in sorted(steps)], verification(nb),
                    sealed(meta, nb.cells, notebook_identity(nb)))
 
 
@@ -125,8 +142,8 @@ def episodes(paths: list[Path]) -> tuple[list[Episode], int]:
 def _prompt(episode: Episode) -> list[dict[str, Any]]:
     from nbdojo.agents.llm import system_prompt
 
-    start = dict(episode.meta.get("reset_info") or {})
-    system = system_prompt(dict(start.get("spec") or {}), dict(start.get("budget") or {}), "tools")
+    start = _mapping(episode.meta.get("reset_info"))
+    system = system_prompt(_mapping(start.get("spec")), _mapping(start.get("budget")), "tools")
     return [{"role": "system", "content": system}, {"role": "user", "content": episode.first_observation}]
 
 
@@ -169,7 +186,7 @@ def rl_record(episode: Episode) -> dict[str, Any]:
     steps = [{"step": s.step, "thought": s.thought, "action": s.action, "observation": s.observation,
               "status": s.status, "reward": s.reward if kept else 0.0} for s in episode.steps]
     if steps and not kept:
-        steps[-1]["reward"] = float(final.get("human_rank") or 0.0)
+        steps[-1]["reward"] = _number(final.get("human_rank"))
     meta = episode.meta if signed else {"final": final}
     return {"prompt": _prompt(episode), "steps": steps, "reward": episode_return(meta), "reward_mode": mode_of(meta),
             "terminated": final.get("how") == "submitted", "final": final, "metadata": episode.summary()}
@@ -193,7 +210,7 @@ def export(paths: list[str | Path], output: str | Path, *, fmt: str = "sft", min
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
     output = Path(output)
     found, skipped = episodes([Path(p) for p in paths])
-    kept = [e for e in found if float(e.final.get("human_rank") or 0.0) >= min_human_rank
+    kept = [e for e in found if _number(e.final.get("human_rank")) >= min_human_rank
             and (not submitted_only or e.final.get("how") == "submitted") and (not verified_only or e.verified)]
     count = count_tokens or estimate_tokens
     kept = select(kept, count_tokens=lambda e: count(sft_record(e)), dedup=dedup, max_tokens=max_tokens,

@@ -55,18 +55,22 @@ def within_tokens(episodes: list[Episode], max_tokens: int, count: TokenCounter)
     return [e for e in episodes if count(e) <= max_tokens]
 
 
-def _rank(episode: Episode) -> tuple[float, float, bool]:
+def _number(value: Any, default: float) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else default
+
+
+def _rank(episode: Episode) -> tuple[bool, float, float]:
     final = episode.final
-    normalized = final.get("normalized_score")
-    normalized = float(normalized) if isinstance(normalized, (int, float)) and math.isfinite(normalized) else -math.inf
     graded = final.get("score") is not None
-    return (normalized if graded else -math.inf, float(final.get("human_rank") or 0.0) if graded else -1.0,
-            episode.verified)
+    return (episode.verified, _number(final.get("normalized_score"), -math.inf) if graded else -math.inf,
+            _number(final.get("human_rank"), 0.0) if graded else -1.0)
 
 
 def best_per_competition(episodes: list[Episode]) -> list[Episode]:
-    """Per competition, the episode with the best grade (normalized score, then HumanRank; a verified
-    grade wins a tie, then the first found); competitions keep their first-found order."""
+    """Per competition, the episode with the best grade: a verified grade before any unverified one (a
+    notebook handed in may claim any grade), then normalized score, then HumanRank, then the first found;
+    competitions keep their first-found order."""
     best: dict[Any, Episode] = {}
     for episode in episodes:
         competition = episode.meta.get("competition")

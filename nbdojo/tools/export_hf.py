@@ -33,7 +33,8 @@ def _plain(value: Any, kind: str) -> Any:
     if kind == "float64":
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
     if kind == "int64":
-        return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        ok = isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+        return int(value) if ok else None
     if kind == "bool":
         return bool(value)
     return str(value)
