@@ -102,7 +102,7 @@ def warm_resets(competition: str, n: int, out: str, sandbox: bool) -> tuple[list
                 env.step({"action": "execute_code", "code": "x = 1"})  # the one step: the episode ends
                 if not env._pool.wait_ready(timeout=300):
                     raise SystemExit("the pool did not refill in 300 s")
-                time.sleep(0.5)  # let the retired kernel's shutdown finish: time the reset alone
+                time.sleep(2.0)  # the pool then shuts the retired kernel down: time the reset alone
                 phases.take()
                 t0 = time.perf_counter()
                 env.reset(seed=seed)

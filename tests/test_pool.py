@@ -52,6 +52,16 @@ def running(procs: list[psutil.Process], wait_s: float = 10.0) -> list[psutil.Pr
         time.sleep(0.1)
 
 
+def eventually(check, timeout: float = 30.0) -> bool:
+    """Whether `check()` comes true within `timeout` seconds (the pool shuts kernels down in its thread)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_a_warm_reset_gets_a_fresh_kernel_working_in_the_runs_own_folder(loan_default_data, tmp_path):
     runs = tmp_path / "runs"
     before = {p.pid for p in kernel_processes()}
@@ -80,8 +90,9 @@ def test_a_warm_reset_gets_a_fresh_kernel_working_in_the_runs_own_folder(loan_de
 
         assert env._pool.wait_ready(timeout=START_S)  # refilled while the episode runs
         assert env._pool.started == 2
-        # `nbdojo watch` lists the episode's kernel, not the pooled one no episode has taken
-        assert [k.run_dir for k in KernelFinder(runs).find()] == [env.run_dir]
+        # `nbdojo watch` lists the episode's kernel, not the pooled one no episode has taken (nor, once the
+        # pool's thread has shut it down after the refill, episode 1's)
+        assert eventually(lambda: [k.run_dir for k in KernelFinder(runs).find()] == [env.run_dir])
         kernels = [p for p in kernel_processes() if p.pid not in before]
         assert len([p for p in kernels if "ipykernel" in " ".join(p.cmdline())]) >= 2  # the episode's + the pool's
     assert running(kernels) == []  # closing the env closed the pool it made
@@ -103,7 +114,7 @@ def test_a_reset_with_another_key_starts_cold_and_a_shared_pool_outlives_its_env
             env.reset(seed=5)  # another memory cap: another key
             assert "-s5-" in env.run_dir.name and env.kernel.caps.memory_bytes == 3 * 1024**3
             assert pool.wait_ready(timeout=START_S)  # refilled for the new key, the old kernel discarded
-            assert not reserved[0].exists()
+            assert eventually(lambda: not reserved[0].exists())
             kernels = kernel_processes()
     finally:
         pool.close()
@@ -158,8 +169,9 @@ def test_a_batch_worker_keeps_a_pool_and_leaves_nothing_behind(loan_default_data
     from nbdojo.limits import Limits
 
     notebook = tmp_path / "copy.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import shutil\nshutil.copy(f'{DATA_DIR}/sample_submission.csv', SUBMISSION_PATH)")]), str(notebook))
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(  # outlasts a kernel start
+        "import shutil, time\ntime.sleep(4)\nshutil.copy(f'{DATA_DIR}/sample_submission.csv', SUBMISSION_PATH)")]),
+        str(notebook))
     runs = tmp_path / "runs"
     outcomes = run_episodes(COMP, agent=f"replay:{notebook}", seeds=[0, 1, 2], workers=1, out_dir=runs,
                             limits=Limits(max_steps=4), pool_size=1)

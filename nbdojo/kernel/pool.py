@@ -280,38 +280,39 @@ class KernelPool:
     def _run(self) -> None:
         while True:
             with self._cond:
-                key = None
-                while not self._closed and not self._doomed_now() and (key := self._next_start()) is None:
+                while not self._closed and not self._doomed_now() and self._next_start() is None:
                     quiet = self._quiet_until - time.monotonic()
                     self._cond.wait(min(MEMORY_POLL_S, quiet) if quiet > 0 else MEMORY_POLL_S)
+                key = None if self._closed else self._next_start()
                 doomed, self._doomed = self._doomed, []
-                if self._closed:
-                    key = None
                 self._starting = key
+            if key is not None:  # the next episode's kernel first: a shutdown can wait, a reset may not
+                self._start(key)
             for warm in doomed:
                 warm.discard()
-            if key is None:
-                if self._closed:
-                    return
-                continue
-            warm, error = None, None
-            try:
-                warm = _reserve_and_start(key)
-            except Exception as exc:  # noqa: BLE001 - logged; a reset then starts cold and says why
-                error = exc
             with self._cond:
-                self._starting = None
-                if error is not None:
-                    self._failures += 1
-                    self._retry_at = time.monotonic() + min(60.0, RETRY_S * 2 ** (self._failures - 1))
-                    log.warning("the kernel pool could not start a kernel: %s", error)
-                elif self._closed or key != self._key:
-                    self._doomed.append(warm)
-                else:
-                    self.started += 1
-                    self._failures = 0
-                    self._ready.append(warm)
-                self._cond.notify_all()
+                if self._closed and not self._doomed:
+                    return
+
+    def _start(self, key: KernelKey) -> None:
+        warm, error = None, None
+        try:
+            warm = _reserve_and_start(key)
+        except Exception as exc:  # noqa: BLE001 - logged; a reset then starts cold
+            error = exc
+        with self._cond:
+            self._starting = None
+            if error is not None:
+                self._failures += 1
+                self._retry_at = time.monotonic() + min(60.0, RETRY_S * 2 ** (self._failures - 1))
+                log.warning("the kernel pool could not start a kernel: %s", error)
+            elif self._closed or key != self._key:
+                self._doomed.append(warm)
+            else:
+                self.started += 1
+                self._failures = 0
+                self._ready.append(warm)
+            self._cond.notify_all()
 
 
 def _free_memory() -> int:
