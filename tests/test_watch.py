@@ -106,11 +106,21 @@ def episode_kernel(base: str, token: str, name: str) -> dict | None:
     return next((k for k in api(base, token, "/api/kernels") if k["name"] == name), None)
 
 
+def run_list_says(base: str, token: str, name: str, live: bool) -> bool:
+    """Whether the run list page shows the run, live or not."""
+    with urllib.request.urlopen(f"{base}/nbdojo/runs?token={token}", timeout=10) as response:
+        page = response.read().decode()
+    return f'data-run="{name}" data-live="{str(live).lower()}"' in page and f"/lab/tree/{name}/trajectory.ipynb" in page
+
+
 def test_the_live_kernel_is_listed_under_its_run_and_attachable_from_lab(episode, watch):
     env, runs = episode
     base, token = watch
     kernel = wait_for(lambda: episode_kernel(base, token, env.run_dir.name), 15)
     assert kernel, api(base, token, "/api/kernels")
+    assert run_list_says(base, token, env.run_dir.name, live=True)
+    with urllib.request.urlopen(f"{base}/nbdojo/runs", timeout=10) as anonymous:  # no token: the login page
+        assert "/login" in anonymous.url and env.run_dir.name not in anonymous.read().decode()
     assert execute_via_lab(base, token, kernel["id"], "print('inspected', x)") == "inspected 42\n"
     # JupyterLab cannot stop the episode's kernel: an external kernel is not its to shut down
     with pytest.raises(urllib.error.HTTPError):
@@ -340,3 +350,4 @@ def test_a_closed_episode_leaves_the_kernel_list(episode, watch):
     env.close()
     assert wait_for(lambda: episode_kernel(base, token, name) is None, 15)
     assert not list((runs / ".kernels").glob("*.json"))
+    assert run_list_says(base, token, name, live=False)

@@ -50,11 +50,13 @@ def watch(
     try:
         console.print(f"[bold]Watching[/] {watcher.root}", soft_wrap=True)
         console.print(f"[bold]JupyterLab[/] {watcher.lab.url}", soft_wrap=True, highlight=False)
-        console.print("Open a run's trajectory.ipynb: it updates as the agent works. Live episode kernels are "
-                      "listed under Running Kernels (named after their run); attach a console to one to inspect "
-                      "the agent's variables, or use `nbdojo attach RUN`. Ctrl-C stops.", soft_wrap=True)
+        console.print(f"[bold]Runs[/] {watcher.lab.runs_url}", soft_wrap=True, highlight=False)
+        console.print("Open a run from the run list (live ones first): its trajectory.ipynb updates as the agent "
+                      "works and follows the newest cell until you scroll up. Live episode kernels are listed under "
+                      "Running Kernels (named after their run); attach a console to one to inspect the agent's "
+                      "variables, or use `nbdojo attach RUN`. Ctrl-C stops.", soft_wrap=True)
         if open_browser:
-            webbrowser.open(watcher.lab.url)
+            webbrowser.open(watcher.lab.runs_url)
         code = watcher.lab.wait()
         if code:
             err_console.print(f"[red]JupyterLab exited with code {code}[/]\n{watcher.lab.log_tail()}")

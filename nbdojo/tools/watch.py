@@ -305,6 +305,11 @@ class LabServer:
     def url(self) -> str:
         return f"{self.base}/lab?token={self.token}"
 
+    @property
+    def runs_url(self) -> str:
+        """The run list (`nbdojo.tools.lab_runs`; with `watch_extension`)."""
+        return f"{self.base}/nbdojo/runs?token={self.token}"
+
     def notebook_url(self, path: str | Path) -> str:
         rel = Path(path).resolve().relative_to(self.root).as_posix()
         return f"{self.base}/lab/tree/{rel}?token={self.token}"
@@ -347,6 +352,10 @@ class LabServer:
         (config / "labconfig").mkdir(parents=True)
         (config / "labconfig" / "default_setting_overrides.json").write_text(
             json.dumps(LAB_SETTINGS, indent=2))  # read by jupyterlab_server from every Jupyter config dir
+        if self.watch_extension:  # the run list, /nbdojo/runs (merged with the other enabled server extensions)
+            (config / "jupyter_server_config.d").mkdir()
+            (config / "jupyter_server_config.d" / "nbdojo-runs.json").write_text(
+                json.dumps({"ServerApp": {"jpserver_extensions": {"nbdojo.tools.lab_runs": True}}}))
         env = dict(os.environ)
         if self.allowed_kernelspecs:  # the plays' kernel specs live under nbdojo's home, not in Jupyter's folders
             from nbdojo.tools.play import jupyter_env
