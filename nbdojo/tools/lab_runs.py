@@ -75,8 +75,8 @@ def list_runs(root: str | Path) -> list[RunEntry]:
                 return  # nothing below a run is another run
         if depth >= MAX_DEPTH:
             return
-        for entry in entries:
-            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+        for entry in entries:  # never into a workspace: what an agent writes there is not a run
+            if entry.name != WORKSPACE and not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
                 walk(Path(entry.path), depth + 1)
 
     walk(root, 0)
