@@ -107,7 +107,7 @@ def _direct_booster(y: np.ndarray, cutoffs: int, seed: int, iterations: int = 30
 def rungs(data: CompetitionData) -> list[Rung]:
     out = [_rung("last_value", "each series' last month repeated (the sample submission)",
                  lambda y: np.repeat(y[:, -1:], HORIZON, axis=1))]
-    for months in (3, 6, 12, 24):
+    for months in (3, 6, 9, 12, 18, 24):
         out.append(_rung(f"mean_last_{months}m", f"mean of the last {months} months",
                          lambda y, m=months: np.repeat(y[:, -m:].mean(axis=1, keepdims=True), HORIZON, axis=1)))
     out.append(_rung("seasonal_naive", "the last year repeated", _repeat_year))
@@ -132,6 +132,42 @@ def rungs(data: CompetitionData) -> list[Rung]:
                          functools.partial(_direct_booster, cutoffs=cutoffs, seed=0), fraction=cutoffs / 12))
     out.append(_rung("direct_booster_12cutoffs_seed1", "direct booster, 12 cutoffs, 500 rounds, seed 1",
                      functools.partial(_direct_booster, cutoffs=12, seed=1, iterations=500), seed=1))
+    # the wider search a leaderboard holds: more smoothing settings, seasons and booster budgets
+    for alpha in (0.1, 0.3, 0.45, 0.65, 0.8):
+        for beta, phi in ((0.0, 1.0), (0.02, 0.8), (0.05, 0.9), (0.1, 0.98)):
+            for gamma in (0.05, 0.2):
+                out.append(_rung(f"holt_winters_a{alpha}_b{beta}_phi{phi}_g{gamma}",
+                                 f"Holt-Winters, multiplicative season, alpha {alpha}, beta {beta}, damping {phi}, "
+                                 f"season smoothing {gamma}",
+                                 functools.partial(_holt_winters, alpha=alpha, beta=beta, gamma=gamma, phi=phi)))
+    for months in (2, 6, 24):
+        for years in (1, 4):
+            out.append(_rung(f"level{months}m_season{years}y",
+                             f"deseasonalised level of the last {months} months x "
+                             f"the seasonal profile of {years} years",
+                             functools.partial(_level_season, months=months, years=years)))
+    for years in (4, 5):
+        for damp in (0.25, 0.5, 1.0):
+            out.append(_rung(f"seasonal_growth_{years}y_d{damp}",
+                             f"last year repeated, grown by {damp} x the mean yearly growth of the last {years} years",
+                             functools.partial(_grown, damp=damp, years=years)))
+    for years, damp in ((1, 0.6), (1, 0.9), (2, 0.6), (2, 0.9)):
+        out.append(_rung(f"seasonal_growth_{years}y_d{damp}",
+                         f"last year repeated, grown by {damp} x the mean yearly growth of the last {years} years",
+                         functools.partial(_grown, damp=damp, years=years)))
+    for alpha in (0.25, 0.35):
+        out.append(_rung(f"holt_winters_a{alpha}_b0.1_phi0.98_g0.2",
+                         f"Holt-Winters, multiplicative season, alpha {alpha}, beta 0.1, damping 0.98, "
+                         "season smoothing 0.2",
+                         functools.partial(_holt_winters, alpha=alpha, beta=0.1, gamma=0.2, phi=0.98)))
+    for cutoffs in (1, 2, 3, 5, 6, 8, 10, 12):
+        for seed, iterations in ((2, 100), (3, 300), (4, 200)):
+            if (cutoffs in (1, 5, 10, 12)) == (seed != 4):
+                continue  # the grid's corners: 100 and 300 rounds on 2-8 cutoffs, 200 rounds on 1-12
+            out.append(_rung(f"direct_booster_{cutoffs}cutoffs_{iterations}rounds_seed{seed}",
+                             f"direct booster on scaled lags, {cutoffs} past cutoffs, {iterations} rounds, seed {seed}",
+                             functools.partial(_direct_booster, cutoffs=cutoffs, seed=seed, iterations=iterations),
+                             fraction=cutoffs / 12, seed=seed))
     out += [
         Rung("ensemble_boosters", "mean of two direct boosters",
              blend=("direct_booster_12cutoffs", "direct_booster_12cutoffs_seed1")),
@@ -139,5 +175,14 @@ def rungs(data: CompetitionData) -> list[Rung]:
              blend=("direct_booster_12cutoffs", "seasonal_growth_1y_d0.5")),
         Rung("ensemble_classic", "mean of damped seasonal growth and Holt-Winters",
              blend=("seasonal_growth_2y_d0.5", "holt_winters_a0.5_b0.05_phi0.9")),
+        Rung("ensemble_small_boosters", "mean of four direct boosters on 2 to 8 cutoffs",
+             blend=tuple(f"direct_booster_{c}cutoffs_300rounds_seed3" for c in (2, 3, 6, 8))),
+        Rung("ensemble_holt_winters", "mean of three Holt-Winters settings",
+             blend=("holt_winters_a0.3_b0.05_phi0.9_g0.05", "holt_winters_a0.5_b0.05_phi0.9",
+                    "holt_winters_a0.65_b0.02_phi0.8_g0.2")),
+        Rung("ensemble_level_season", "mean of level x season forecasts (1, 3, 12 months; 3 years)",
+             blend=("level1m_season3y", "level3m_season3y", "level12m_season3y")),
+        Rung("ensemble_booster_classic", "mean of the booster, Holt-Winters and seasonal growth",
+             blend=("direct_booster_12cutoffs", "holt_winters_a0.5_b0.05_phi0.9", "seasonal_growth_1y_d0.5")),
     ]
     return out
