@@ -55,8 +55,11 @@ def _popularity(data: CompetitionData) -> np.ndarray:
     return pairs["movie_id"].map(ratings["movie_id"].value_counts()).fillna(0).to_numpy(float)
 
 
-def _movie_mean(data: CompetitionData, prior: float) -> np.ndarray:
+def _movie_mean(data: CompetitionData, prior: float, share: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Each candidate's mean rating shrunk towards the overall mean, from a seeded `share` of the ratings."""
     _, ratings, _, pairs = _frames(str(data.public_dir))
+    if share < 1.0:
+        ratings = ratings.sample(frac=share, random_state=seed)
     stats = ratings.groupby("movie_id")["rating"].agg(["sum", "count"])
     shrunk = (stats["sum"] + prior * ratings["rating"].mean()) / (stats["count"] + prior)
     return pairs["movie_id"].map(shrunk).fillna(ratings["rating"].mean()).to_numpy(float)
@@ -100,14 +103,14 @@ def _genre_taste(data: CompetitionData, prior: float) -> np.ndarray:
     return cand.groupby("row")["taste"].mean().reindex(range(len(pairs))).fillna(0.0).to_numpy()
 
 
-def _factors(data: CompetitionData, k: int) -> np.ndarray:
+def _factors(data: CompetitionData, k: int, lam: float = 5.0) -> np.ndarray:
     """A rank-k truncated SVD of the residual rating matrix (after biases), evaluated on the candidates."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.linalg import svds
 
     folder = str(data.public_dir)
     _, ratings, _, pairs = _frames(folder)
-    mu, b_user, b_movie = _biases(folder, 5.0)
+    mu, b_user, b_movie = _biases(folder, lam)
     users = pd.Index(ratings[ID].unique())
     items = pd.Index(pd.concat([ratings["movie_id"], pairs["movie_id"]]).unique())
     rest = ratings["rating"] - mu - ratings[ID].map(b_user) - ratings["movie_id"].map(b_movie)
@@ -116,7 +119,7 @@ def _factors(data: CompetitionData, k: int) -> np.ndarray:
     u, s, vt = svds(matrix, k=k, random_state=0)
     ui, ii = users.get_indexer(pairs[ID]), items.get_indexer(pairs["movie_id"])
     fit = np.where(ui >= 0, np.einsum("ij,ij->i", u[ui] * s, vt.T[ii]), 0.0)
-    return _bias_score(data, 5.0) + fit
+    return _bias_score(data, lam) + fit
 
 
 def _z(values: np.ndarray) -> np.ndarray:
@@ -127,11 +130,21 @@ def _blend(data: CompetitionData, parts: tuple[tuple[str, float], ...]) -> np.nd
     return sum(w * _z(SCORES[name](data)) for name, w in parts)
 
 
+def _log_popularity(data: CompetitionData) -> np.ndarray:
+    return np.log1p(_popularity(data))
+
+
 SCORES = {
     "movie_mean_10": functools.partial(_movie_mean, prior=10.0),
+    "biases_1": functools.partial(_bias_score, lam=1.0),
     "biases_5": functools.partial(_bias_score, lam=5.0),
+    "biases_25": functools.partial(_bias_score, lam=25.0),
     "genre_taste_5": functools.partial(_genre_taste, prior=5.0),
+    "svd_5": functools.partial(_factors, k=5),
     "svd_20": functools.partial(_factors, k=20),
+    "svd_50": functools.partial(_factors, k=50),
+    "popularity": _log_popularity,
+    "year": functools.partial(_movie_column, column="year", sign=1.0),
 }
 
 
@@ -164,4 +177,43 @@ def rungs(data: CompetitionData) -> list[Rung]:
         rung("mean_plus_genres", "shrunk movie mean and genre taste",
              p(_blend, parts=(("movie_mean_10", 1.0), ("genre_taste_5", 0.5)))),
     ]
+    # the wider search a leaderboard holds: more shrinkage, ranks, shares of the ratings and blend weights
+    out += [rung(f"movie_mean_prior{prior:g}", f"mean rating of the movie, shrunk with {prior:g} pseudo-ratings",
+                 p(_movie_mean, prior=prior)) for prior in (0.5, 2.0, 5.0, 20.0, 50.0, 200.0, 500.0)]
+    for share in (0.1, 0.25, 0.5, 0.75):
+        for prior in (3.0, 10.0, 30.0):
+            for seed in (1, 2):
+                out.append(rung(f"movie_mean_prior{prior:g}_{round(share * 100)}pct_seed{seed}",
+                                f"mean rating of the movie (prior {prior:g}) from {share:.0%} of the ratings",
+                                p(_movie_mean, prior=prior, share=share, seed=seed), seed=seed))
+    out += [rung(f"biases_lambda{lam:g}", f"user and movie biases by alternating least squares (lambda {lam:g})",
+                 p(_bias_score, lam=lam)) for lam in (0.5, 2.0, 10.0, 50.0, 100.0)]
+    out += [rung(f"genre_taste_prior{prior:g}", "the user's taste for the movie's genres only",
+                 p(_genre_taste, prior=prior)) for prior in (0.5, 2.0, 10.0, 20.0, 50.0)]
+    out += [rung(f"svd_{k}", f"biases plus a rank-{k} factorisation of the residual ratings", p(_factors, k=k))
+            for k in (1, 3, 8, 10, 15, 30, 40, 70, 100)]
+    out += [rung(f"svd_{k}_lambda{lam:g}", f"biases (lambda {lam:g}) plus a rank-{k} factorisation of the residuals",
+                 p(_factors, k=k, lam=lam)) for k in (5, 10, 20, 50) for lam in (1.0, 25.0)]
+    blends = [(f"biases_plus_genres_w{w:g}", "biases and genre taste", (("biases_5", 1.0), ("genre_taste_5", w)))
+              for w in (0.25, 0.5, 1.5, 2.0)]
+    blends += [(f"svd_plus_genres_w{w:g}", "rank-20 factorisation and genre taste", (("svd_20", 1.0), ("genre_taste_5", w)))
+               for w in (0.3, 0.5, 1.0, 1.5)]
+    blends += [(f"mean_plus_genres_w{w:g}", "shrunk movie mean and genre taste", (("movie_mean_10", 1.0),
+                                                                                  ("genre_taste_5", w)))
+               for w in (0.25, 1.0, 1.5)]
+    blends += [(f"mean_plus_popularity_w{w:g}", "shrunk movie mean and (log) popularity", (("movie_mean_10", 1.0),
+                                                                                          ("popularity", w)))
+               for w in (0.1, 0.3, 0.5, 1.0)]
+    blends += [(f"mean_plus_recency_w{w:g}", "shrunk movie mean and release year", (("movie_mean_10", 1.0), ("year", w)))
+               for w in (0.1, 0.3)]
+    blends += [(f"{svd}_plus_genres", f"{svd.replace('_', ' rank ')} factorisation and genre taste",
+                ((svd, 1.0), ("genre_taste_5", 0.7))) for svd in ("svd_5", "svd_50")]
+    blends += [(f"{b}_plus_genres", f"biases (lambda {b.split('_')[1]}) and genre taste", ((b, 1.0), ("genre_taste_5", 1.0)))
+               for b in ("biases_1", "biases_25")]
+    blends += [("svd_5_plus_svd_50", "rank-5 and rank-50 factorisations", (("svd_5", 1.0), ("svd_50", 1.0))),
+               ("svd_plus_popularity", "rank-20 factorisation and popularity", (("svd_20", 1.0), ("popularity", 0.3)))]
+    blends += [(f"genres_plus_popularity_w{w:g}", "genre taste and popularity", (("genre_taste_5", 1.0), ("popularity", w)))
+               for w in (0.3, 1.0)]
+    out += [rung(name, f"{method}, z-scored and added (weights {', '.join(f'{w:g}' for _, w in parts)})",
+                 p(_blend, parts=parts)) for name, method, parts in blends]
     return out
