@@ -116,6 +116,29 @@ def test_an_episode_asking_for_a_gpu_is_placed_on_the_node_that_declares_one(clu
     assert "GPU" in outcome.error and "0" in outcome.error, outcome.error
 
 
+def test_the_cli_runs_a_batch_on_the_cluster(cluster, tmp_path):
+    """`nbdojo run ... --backend ray --address A`, as a user types it, from a driver of its own."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    raycluster, head, worker, _ = cluster
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "nbdojo.cli", "run", "penguins", "--episodes", "2", "--agent",
+                           f"replay:{write_notebook(tmp_path / 'copy.ipynb', COPY)}", "--max-steps", "4",
+                           "--memory-gb", "1", "--backend", "ray", "--address", raycluster.address,
+                           "--cpus-per-episode", "1", "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, timeout=400)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2/2 episodes finished" in proc.stdout
+    rows = [json.loads(line) for line in
+            Path(re.search(r"summary (\S+\.jsonl)", proc.stdout).group(1)).read_text().splitlines()]
+    assert {r["node"] for r in rows} == {head.node_id, worker.node_id}
+    assert all(Path(r["notebook"]).parent.parent == out and Path(r["notebook"]).is_file() for r in rows)
+
+
 def test_four_remote_envs_step_at_once(cluster):
     import nbdojo
 

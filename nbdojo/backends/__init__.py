@@ -78,7 +78,7 @@ def run_episodes(competition: str | list[str], *, agent: str = "baseline", seeds
                  sandbox: bool = True, gpus: list[int] | None = None, kernel_env: str | Path | None = None,
                  reward: str = "final", pool_size: int = 0, backend: str = "local", address: str | None = None,
                  shared_out: str | Path | None = None, retries: int = 0, gpus_per_episode: int | None = None,
-                 **agent_options: Any) -> list[Outcome]:
+                 cpus_per_episode: float = 1.0, **agent_options: Any) -> list[Outcome]:
     """Run each competition once per seed; every episode gets its own kernel and notebook.
 
     `backend="local"` (default): `workers` processes on this machine; `pool_size=1` has each worker start
@@ -92,4 +92,4 @@ def run_episodes(competition: str | list[str], *, agent: str = "baseline", seeds
                                        limits=limits, sandbox=sandbox, gpus=gpus, kernel_env=kernel_env,
                                        reward=reward, pool_size=pool_size)]
     return run_plans_on(plans, backend=backend, workers=workers, address=address, shared_out=shared_out,
-                        retries=retries, gpus_per_episode=gpus_per_episode)
+                        retries=retries, gpus_per_episode=gpus_per_episode, cpus_per_episode=cpus_per_episode)

@@ -295,6 +295,8 @@ def run(
     gpus_per_episode: Optional[int] = typer.Option(None, "--gpus-per-episode", min=0, help="Batch: GPUs each "
                                                    "episode gets to itself (local: this machine's, in turn; ray: "
                                                    "declared to Ray)."),
+    cpus_per_episode: float = typer.Option(1.0, "--cpus-per-episode", min=0.01, help="--backend ray: CPUs each "
+                                           "episode asks Ray for."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
                                  "stderr): {competition, agent, model, seed, score, metric, human_rank, medal, "
                                  "position, leaderboard_size, normalized_score, standard_error, notebook, steps, "
@@ -337,7 +339,7 @@ def run(
                                                       temperature=temperature, context_tokens=context_tokens))
                  for comp in competitions for a in agents for plan in plans]
         batch_options = dict(backend=backend, address=address, shared_out=shared_out, retries=retries, resume=resume,
-                             gpus_per_episode=gpus_per_episode)
+                             gpus_per_episode=gpus_per_episode, cpus_per_episode=cpus_per_episode)
         if not as_json:
             raise typer.Exit(run_batch(plans, workers=workers, out=out, console=console, **batch_options))
         before = set(out.glob("batch-*.jsonl"))

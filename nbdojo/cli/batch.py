@@ -29,7 +29,7 @@ from nbdojo.grading.aggregate import OVERALL, Aggregate, aggregate
 
 def run_batch(plans: list[EpisodePlan], *, workers: int, out: Path, console: Console, backend: str = "local",
               address: str | None = None, shared_out: Path | None = None, retries: int = 0, resume: bool = False,
-              gpus_per_episode: int | None = None) -> int:
+              gpus_per_episode: int | None = None, cpus_per_episode: float = 1.0) -> int:
     """Run the plans with a live display; 0 if every episode finished, 1 if any failed, 128 + the signal's
     number if a stop signal ended the batch (after writing the jsonl and the summary of what came back)."""
     from nbdojo.backends import run_plans_on
@@ -83,6 +83,7 @@ def run_batch(plans: list[EpisodePlan], *, workers: int, out: Path, console: Con
         try:
             run_plans_on([plans[i] for i in todo], backend=backend, workers=workers, address=address,
                          shared_out=shared_out, retries=retries, gpus_per_episode=gpus_per_episode,
+                         cpus_per_episode=cpus_per_episode,
                          on_start=on_start, on_done=on_done, on_retry=on_retry)
         except BatchInterrupted as exc:  # every episode that came back went through on_done
             stopped = exc
@@ -171,8 +172,9 @@ def _line(plan: EpisodePlan, outcome: Outcome) -> str:
     if isinstance(outcome, EpisodeFailure):
         return f"  {_who(plan)}: [red]failed[/] {_failure(outcome)}"
     score = "no valid submission" if outcome.score is None else f"score {outcome.score:.6g}"
+    node = getattr(outcome, "node", None)  # where a Ray episode ran
     return (f"  {_who(plan)}: {score} · HumanRank {outcome.human_rank:.1%} · {outcome.steps} steps · "
-            f"{outcome.duration_s:.0f} s · {outcome.notebook}")
+            f"{outcome.duration_s:.0f} s · " + (f"node {node[:12]} · " if node else "") + f"{outcome.notebook}")
 
 
 def _table(plans: list[EpisodePlan], outcomes: dict[int, Outcome]) -> Table:
