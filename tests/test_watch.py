@@ -208,7 +208,7 @@ def test_browser_streams_a_running_cell_and_follows_the_newest_cell(episode, pag
     """A long cell's output shows while it runs (not when it ends), and the view keeps the newest output and the
     newest cell in sight, until the person scrolls up."""
     env, _ = episode
-    lines = 24  # 6 s: past the streaming's first write (0.25 s) and a couple of its 2 s updates
+    lines = 32  # 8 s: past the first write (0.25 s) and a couple of 2 s updates, with room for a loaded machine
     code = f"import time\nfor i in range({lines}):\n    print(f'epoch {{i}} loss', flush=True)\n    time.sleep(0.25)"
     step = threading.Thread(target=env.step, args=({"action": "execute_code", "code": code},))
     step.start()
