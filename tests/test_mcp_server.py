@@ -222,3 +222,35 @@ def test_bad_options_are_one_line_before_anything_starts(capsys):
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: Unknown reward mode 'dense'; use one of: final, public_delta, shaped.",
         "error: --transport must be stdio or http, not 'sse'."]
+
+
+@pytest.mark.kernel
+def test_a_sessionless_request_never_reaches_another_sessions_episode(prepared_home, tmp_path):
+    """The 2026 protocol has no sessions and the SDK ignores its Mcp-Session-Id: a client naming another
+    session's id there must neither run code in that session's kernel nor end its episode."""
+    import httpx
+
+    token = "hijack-t0ken"
+    base = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    modern = "2026-07-28"
+
+    def rpc(url: str, method: str, params: dict, headers: dict, rid: int | None = 1) -> httpx.Response:
+        body = {"jsonrpc": "2.0", "method": method, "params": params, **({"id": rid} if rid is not None else {})}
+        return httpx.post(url, headers={**base, **headers}, json=body, timeout=300)
+
+    with http_server(tmp_path, token) as (url, _):
+        hello = rpc(url, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                        "clientInfo": {"name": "victim", "version": "1"}}, {})
+        victim = {"mcp-session-id": hello.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        rpc(url, "notifications/initialized", {}, victim, rid=None)
+        started = rpc(url, "tools/call", {"name": "start_episode", "arguments": {"competition": "penguins"}}, victim)
+        assert started.status_code == 200 and "trajectory.ipynb" in started.text
+        meta = {"io.modelcontextprotocol/protocolVersion": modern, "io.modelcontextprotocol/clientCapabilities": {}}
+        forged = {"mcp-session-id": victim["mcp-session-id"], "mcp-protocol-version": modern,
+                  "mcp-method": "tools/call", "mcp-name": "execute_code"}
+        hijack = rpc(url, "tools/call", {"name": "execute_code", "arguments": {"code": "print('hij' + 'acked')"},
+                                         "_meta": meta}, forged)
+        assert hijack.status_code == 200 and "hijacked" not in hijack.text and "No episode is running" in hijack.text
+        httpx.delete(url, headers={**base, **forged}, timeout=60)  # a sessionless DELETE ends nothing
+        mine = rpc(url, "tools/call", {"name": "execute_code", "arguments": {"code": "print(6 * 7)"}}, victim)
+        assert "42" in mine.text

@@ -170,11 +170,26 @@ class Sessions:
                 log.exception("closing session %s failed", key)
 
 
+#: Protocol versions with sessions (an initialize handshake; the SDK's own list when it has one): only there
+#: has the SDK checked a request's Mcp-Session-Id against the sessions it issued. Later versions are
+#: sessionless and the SDK ignores the header.
+SESSION_PROTOCOLS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+
 def session_key(headers: Any) -> str:
     """The MCP session id of an HTTP request (each session its own episode); stdio has one client: "stdio".
-    Requests without a session (the sessionless 2026 HTTP protocol) share one episode per server."""
+    Requests without a session (the sessionless 2026 HTTP protocol) share one episode per server: a
+    sessionless request's Mcp-Session-Id is the client's word, never checked, so it never names a session
+    (else any client could drive, or end, another session's episode by sending its id)."""
     if headers is None:
         return "stdio"
+    try:
+        from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS as with_sessions  # the SDK's own list
+    except ImportError:
+        with_sessions = SESSION_PROTOCOLS
+    version = headers.get("mcp-protocol-version")
+    if version is not None and version not in with_sessions:
+        return "shared"
     return str(headers.get("mcp-session-id") or "shared")
 
 

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from nbdojo.integrations.mcp_server import ServerConfig, Sessions, build_server
+from nbdojo.integrations.mcp_server import ServerConfig, Sessions, build_server, session_key
 from nbdojo.runner import stop_signals_interrupt
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,11 @@ class TokenGate:
                         "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
             await send({"type": "http.response.body", "body": body})
             return
-        session = headers.get(b"mcp-session-id")
-        if scope.get("method") == "DELETE" and session:  # the client ends its session: its episode ends first
+        session = session_key({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()})
+        if scope.get("method") == "DELETE" and session != "shared":  # the client ends its session: its episode first
             import anyio
 
-            await anyio.to_thread.run_sync(self.sessions.end, session.decode("latin-1"))
+            await anyio.to_thread.run_sync(self.sessions.end, session)
         await self.app(scope, receive, send)
 
 
