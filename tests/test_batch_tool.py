@@ -196,3 +196,25 @@ def test_a_batch_of_several_agents_is_aggregated_per_agent(prepared_home, tmp_pa
     summary = json.loads(Path(re.search(r"aggregates (\S+\.summary\.json)", proc.stdout).group(1)).read_text())
     assert sorted((a["agent"], a["competition"], a["finished"]) for a in summary["aggregates"]) == [
         (f"replay:{first}", "loan-default", 1), (f"replay:{second}", "loan-default", 1)]
+
+
+def test_run_pool_size_reaches_every_plan_of_a_batch(monkeypatch, tmp_path):
+    """`nbdojo run ... --pool-size N` gives each local worker a warm pool: every plan carries N."""
+    from typer.testing import CliRunner
+
+    import nbdojo.cli.batch as cli_batch
+    from nbdojo.cli import app
+
+    seen: list[EpisodePlan] = []
+
+    def fake_run_batch(plans, **options):
+        seen.extend(plans)
+        return 0
+
+    monkeypatch.setattr(cli_batch, "run_batch", fake_run_batch)
+    result = CliRunner().invoke(app, ["run", "penguins", "--episodes", "3", "--pool-size", "1", "--out",
+                                      str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 3 and {plan.pool_size for plan in seen} == {1}
+    refused = CliRunner().invoke(app, ["run", "penguins", "--episodes", "2", "--pool-size", "-1"])
+    assert refused.exit_code != 0

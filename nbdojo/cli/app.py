@@ -295,6 +295,8 @@ def run(
     gpus_per_episode: Optional[int] = typer.Option(None, "--gpus-per-episode", min=0, help="Batch: GPUs each "
                                                    "episode gets to itself (local: this machine's, in turn; ray: "
                                                    "declared to Ray)."),
+    pool_size: int = typer.Option(0, "--pool-size", min=0, help="Batch, local workers: warm kernels each worker "
+                                  "keeps started for its next episodes (nbdojo.kernel.pool; 0: none)."),
     cpus_per_episode: float = typer.Option(1.0, "--cpus-per-episode", min=0.01, help="--backend ray: CPUs each "
                                            "episode asks Ray for."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
@@ -333,7 +335,7 @@ def run(
         first = seed if seed is not None else 0
         plans = plan_episodes(competition, range(first, first + episodes), agent=agents[0],
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus),
-                              kernel_env=kernel_env, reward=reward)
+                              kernel_env=kernel_env, reward=reward, pool_size=pool_size)
         plans = [replace(plan, competition=comp, agent=a,
                          agent_options=_agent_options(a, model=model, base_url=base_url, mode=mode,
                                                       temperature=temperature, context_tokens=context_tokens))
