@@ -11,6 +11,7 @@ from nbdojo.competitions.ladder import Rung
 from nbdojo.competitions.reference import Ladder, TextFeatures, fraction_rows
 
 ID, TARGET = "tweet_id", "android"
+KINDS = {"counts": "word counts", "words": "tf-idf words", "bigrams": "tf-idf 1-2 grams", "chars": "tf-idf character grams"}
 
 
 def _side(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,15 +66,19 @@ def rungs(data: CompetitionData) -> list[Rung]:
             return values_test.map(rate).fillna(y.mean()).to_numpy(float)
         return predict
 
-    def naive_bayes(alpha: float):
+    def naive_bayes(alpha: float, fraction: float = 1.0, seed: int = 0):
         def predict() -> np.ndarray:
             X, Xt = text("counts")
-            return MultinomialNB(alpha=alpha).fit(X, y).predict_proba(Xt)[:, 1]
+            rows = fraction_rows(len(y), fraction, seed)
+            return MultinomialNB(alpha=alpha).fit(X[rows], y[rows]).predict_proba(Xt)[:, 1]
         return predict
 
-    def boosted_side() -> np.ndarray:
-        model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=0)
-        return model.fit(side, y).predict_proba(side_test)[:, 1]
+    def boosted_side(fraction: float = 1.0, seed: int = 0):
+        def predict() -> np.ndarray:
+            rows = fraction_rows(len(y), fraction, seed)
+            model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=seed)
+            return model.fit(side.iloc[rows], y[rows]).predict_proba(side_test)[:, 1]
+        return predict
 
     ladder.add("constant", "training share of Android tweets", lambda: np.full(len(test), y.mean()))
     for seed in range(3):
@@ -84,7 +89,7 @@ def rungs(data: CompetitionData) -> list[Rung]:
     ladder.add("shorter_first", "shorter tweets more likely Android",
                lambda: 1.0 / (1.0 + side_test["length"].to_numpy()))
     ladder.add("side_boosted", "gradient boosting on hour, weekday, links, quotes, length and response",
-               boosted_side)
+               boosted_side())
     for alpha in (0.3, 1.0, 3.0):
         ladder.add(f"naive_bayes_alpha{alpha:g}", f"multinomial naive Bayes on word counts (alpha {alpha:g})",
                    naive_bayes(alpha))
@@ -98,6 +103,29 @@ def rungs(data: CompetitionData) -> list[Rung]:
                logistic("bigrams", with_side=True))
     ladder.add("chars_side", "tf-idf character grams with hour, weekday, links, length and response",
                logistic("chars", with_side=True))
+    # the wider search a leaderboard holds: each text representation x regularisation x share of the tweets
+    for kind in ("counts", "words", "bigrams", "chars"):
+        for C in (0.1, 0.5, 2.0, 8.0):
+            for fraction, seed in ((0.1, 1), (0.3, 2), (0.6, 3), (1.0, 0)):
+                share = f"{round(fraction * 100)}pct"
+                ladder.add(f"{kind}_C{C:g}_{share}", f"{KINDS[kind]}, logistic regression (C {C:g}), {share[:-3]}% of "
+                           "the tweets", logistic(kind, C=C, fraction=fraction, seed=seed), fraction=fraction, seed=seed)
+        for C in (0.5, 2.0):
+            ladder.add(f"{kind}_side_C{C:g}", f"{KINDS[kind]} with hour, weekday, links, length and response (C {C:g})",
+                       logistic(kind, C=C, with_side=True))
+    for C in (0.1, 1.0, 10.0):
+        ladder.add(f"svd_C{C:g}", f"logistic regression (C {C:g}) on 100 LSA components of the 1-2 grams",
+                   logistic("svd", C=C))
+    for fraction, seed in ((0.1, 1), (0.3, 2), (0.6, 3)):
+        for alpha in (0.3, 1.0):
+            ladder.add(f"naive_bayes_alpha{alpha:g}_{round(fraction * 100)}pct", f"multinomial naive Bayes on word "
+                       f"counts (alpha {alpha:g}), {round(fraction * 100)}% of the tweets",
+                       naive_bayes(alpha, fraction, seed), fraction=fraction, seed=seed)
+    for fraction, seed in ((0.2, 1), (0.5, 2), (1.0, 3)):
+        ladder.add(f"side_boosted_{round(fraction * 100)}pct_seed{seed}", "gradient boosting on the side clues, "
+                   f"{round(fraction * 100)}% of the tweets", boosted_side(fraction, seed), fraction=fraction, seed=seed)
     ladder.blend("blend_text_side", ["bigrams_side", "chars_side", "side_boosted"])
+    ladder.blend("blend_words_chars_side", ["words_side_C2", "chars_side_C2", "side_boosted"])
+    ladder.blend("blend_small_shares", ["words_C2_30pct", "chars_C2_30pct", "bigrams_C2_30pct"])
     ladder.blend("blend_text", ["bigrams_C4", "chars"])
     return ladder.rungs
