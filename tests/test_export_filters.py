@@ -88,3 +88,22 @@ def test_notebooks_handed_in_with_odd_values_never_stop_an_export(tmp_path):
     for fmt, out in (("sft", "a.jsonl"), ("rl", "b.jsonl"), ("hf", "c")):
         result = export([tmp_path / "runs"], tmp_path / out, fmt=fmt, dedup=False, min_human_rank=0.0)
         assert result["written"] == 5 and result["unverified"] == 5, (fmt, result)
+
+
+def test_a_folder_with_a_datasets_files_and_more_is_never_replaced(tmp_path):
+    import pytest
+
+    from nbdojo.errors import ConfigError
+    from nbdojo.tools.export_hf import write_dataset
+
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    for name in ("dataset_info.json", "state.json", "data-00000-of-00001.arrow", "README.md"):
+        (clone / name).write_text("{}")
+    with pytest.raises(ConfigError, match="is not a dataset nbdojo wrote"):
+        write_dataset([], clone)
+    assert (clone / ".git").is_dir() and (clone / "README.md").is_file()
+    (clone / "README.md").unlink()
+    (clone / ".git").rmdir()
+    write_dataset([], clone)  # a dataset and nothing else: replaced
+    assert (clone / "state.json").is_file()

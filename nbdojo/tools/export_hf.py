@@ -11,6 +11,7 @@ Needs the `datasets` package: `pip install 'nbdojo[hf]'`.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,13 +48,22 @@ def dataset_row(record: dict[str, Any], num_tokens: int) -> dict[str, Any]:
             **{name: _plain(meta.get(name), kind) for name, kind in COLUMNS.items()}}
 
 
+def _replaceable(output: Path) -> bool:
+    """An empty folder, or one holding a saved dataset and nothing else (a folder with a dataset's two files
+    beside someone's own, a clone with its .git, notes, is never replaced: it would all be deleted)."""
+    if output.is_symlink() or not output.is_dir():
+        return False
+    names = {entry.name for entry in output.iterdir()}
+    shards = {name for name in names if re.fullmatch(r"data-\d{5}-of-\d{5}\.arrow", name)}
+    return not names or (set(DATASET_FILES) <= names and not names - shards - set(DATASET_FILES))
+
+
 def write_dataset(rows: list[dict[str, Any]], output: Path) -> None:
     """Save the rows as a dataset in the folder `output`, replacing a dataset saved there before (never
     another folder); written beside it first, so a reader never sees half a dataset."""
     datasets = require("datasets", "hf", feature="export --format hf")
     output = Path(output)
-    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not all(
-            (output / name).is_file() for name in DATASET_FILES):
+    if output.exists() and not _replaceable(output):
         raise ConfigError(f"{output} exists and is not a dataset nbdojo wrote; name a new or empty folder.")
     features = datasets.Features({"messages": datasets.List(datasets.Json()), "tools": datasets.List(datasets.Json()),
                                   **{name: datasets.Value(kind) for name, kind in COLUMNS.items()}})
