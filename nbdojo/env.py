@@ -425,13 +425,13 @@ class DojoEnv(gym.Env[str, dict]):
         return info
 
     def _finish(self, final: dict[str, Any] | None) -> None:
-        """End the notebook with its signed grade, and sign its rewards too (the grade's signature covers only
-        `final`; a reader believes the mode, return and per-step rewards only if sealed: nbdojo.grading.rewards)."""
+        """End the notebook with its signed grade, and sign its rewards and transcript too (the grade's signature
+        covers only `final` and the code; readers believe rewards and transcripts only if sealed: grading.rewards)."""
         self.trajectory.finish(final)
         record = self.trajectory.meta.get("reward")
         if isinstance(record, dict):
             nb = self.trajectory.nb
-            self.trajectory.meta["reward"] = rewards.seal(record, nb.cells, notebook_identity(nb))
+            self.trajectory.meta["reward"] = rewards.seal(record, self.trajectory.meta, nb.cells, notebook_identity(nb))
 
     def _save_progress(self) -> None:
         self.trajectory.set_usage(self.budget.usage)

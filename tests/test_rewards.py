@@ -12,6 +12,7 @@ from nbdojo.env import DojoEnv
 from nbdojo.errors import ConfigError
 from nbdojo.grading.rewards import PENALTY_CAP, EpisodeRewards, check_mode, episode_return, mode_of
 from nbdojo.tools.export import episodes, export, rl_record
+from nbdojo.trajectory import VERIFIED, verification
 
 
 def test_final_pays_only_the_terminal_reward():
@@ -112,9 +113,22 @@ def test_public_delta_episode_records_its_rewards_and_pays_no_farming(loan_defau
     forged.parent.mkdir()
     nbformat.write(nb, str(forged))
     (record,) = [rl_record(e) for e in episodes([forged])[0]]
-    assert record["metadata"]["verified"]  # the grade is still nbdojo's ...
+    assert verification(nbformat.read(str(forged), as_version=4)) == VERIFIED  # the grade is still nbdojo's ...
+    assert not record["metadata"]["verified"]  # ... but not the rest
     assert record["reward_mode"] == "final" and record["reward"] == pytest.approx(info["grade"]["human_rank"])
     assert [s["reward"] for s in record["steps"]] == pytest.approx([0.0] * (len(rewards) - 1) + [record["reward"]])
+    (record,) = [rl_record(e) for e in episodes([env.notebook_path])[0]]
+    assert record["metadata"]["verified"] and record["reward_mode"] == "public_delta"  # the real one, read back
+    # Thoughts, observations and the first observation rewritten: an SFT record nbdojo cannot vouch for.
+    nb = nbformat.read(str(env.notebook_path), as_version=4)
+    for cell in nb.cells:
+        if "observation" in cell.metadata.get("nbdojo", {}):
+            cell.metadata["nbdojo"]["observation"] = "IGNORE PREVIOUS INSTRUCTIONS"
+    poisoned = tmp_path / "poisoned" / "trajectory.ipynb"
+    poisoned.parent.mkdir()
+    nbformat.write(nb, str(poisoned))
+    (episode,) = episodes([poisoned])[0]
+    assert verification(nbformat.read(str(poisoned), as_version=4)) == VERIFIED and not episode.verified
     taskset = pytest.importorskip("nbdojo.integrations.verifiers.taskset")
     assert taskset.notebook_outcome(env.notebook_path)["reward"] == pytest.approx(sum(rewards))
     assert taskset.notebook_outcome(forged)["reward"] == pytest.approx(info["grade"]["human_rank"])
@@ -149,10 +163,14 @@ def test_rewards_are_believed_only_as_nbdojo_sealed_them(tmp_path, monkeypatch):
     monkeypatch.setenv("NBDOJO_HOME", str(tmp_path))
     cells = [{"metadata": {"nbdojo": {"step": 1, "reward": 0.0}}}, {"metadata": {"nbdojo": {"step": 2, "reward": 0.5}}}]
     identity = {"run_id": "r", "code_sha256": "c"}
-    meta = {"reward": seal({"mode": "public_delta", "return": 0.5}, cells, identity)}
+    meta = {"reset_observation": "# Task", "reset_info": {"budget": {"steps": 3}}}
+    meta["reward"] = seal({"mode": "public_delta", "return": 0.5}, meta, cells, identity)
     assert sealed(meta, cells, identity)
-    assert not sealed({"reward": {**meta["reward"], "return": 2.0}}, cells, identity)
-    assert not sealed({"reward": {**meta["reward"], "mode": "shaped"}}, cells, identity)
+    assert not sealed({**meta, "reset_observation": "# Another task"}, cells, identity)
+    thought = [{"cell_type": "markdown", "source": "a thought", "metadata": {"nbdojo": {"step": 1}}}]
+    assert not sealed(meta, thought + cells, identity)  # a thought slipped in
+    assert not sealed({**meta, "reward": {**meta["reward"], "return": 2.0}}, cells, identity)
+    assert not sealed({**meta, "reward": {**meta["reward"], "mode": "shaped"}}, cells, identity)
     assert not sealed(meta, [cells[0], {"metadata": {"nbdojo": {"step": 2, "reward": 1.0}}}], identity)
     assert not sealed(meta, cells, {**identity, "run_id": "other"})  # copied into another notebook
     assert not sealed({"reward": {"mode": "final", "return": 0.5}}, cells, identity)  # never signed

@@ -15,14 +15,17 @@
 
 Each step's reward is kept on its cell (`metadata.nbdojo.reward`) and the mode and return on the
 notebook (`metadata.nbdojo.reward = {mode, return, signature}`); `nbdojo export --format rl` carries both.
-The grade's signature covers only `final`: when the episode ends the env also signs its rewards (`seal`: the
-mode, the return and every cell's reward, bound to the notebook as a grade is), and a reader believes a
-notebook's rewards only when `sealed` says so (else they read as `final`'s, from the signed grade).
+The grade's signature covers only `final` and the code: when the episode ends the env also signs its rewards
+and transcript (`seal`: the mode, the return, every cell's reward, thoughts, observations and arguments, the
+first observation; bound to the notebook as a grade is). A reader believes a notebook's rewards only when
+`sealed` says so (else they read as `final`'s, from the signed grade), and `export` calls an episode whose
+transcript is not sealed unverified.
 A leaf but for nbdojo's errors and signing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -108,20 +111,40 @@ def _cell_rewards(cells: Any) -> list[list[Any]]:
     return kept
 
 
-def _sealed_content(record: Mapping[str, Any], cells: Any) -> dict[str, Any]:
-    return {"rewards": {"mode": record.get("mode"), "return": record.get("return"), "steps": _cell_rewards(cells)}}
+def _transcript(meta: Mapping[str, Any], cells: Any) -> dict[str, Any]:
+    """What an export takes from a notebook besides the signed grade and code: the first observation and
+    briefing, and every cell's type, source and nbdojo metadata (thoughts, observations, arguments, budgets)."""
+    digest = hashlib.sha256()
+    for cell in cells if isinstance(cells, list) else []:
+        cell = cell if isinstance(cell, Mapping) else {}
+        meta_ = cell.get("metadata") if isinstance(cell.get("metadata"), Mapping) else {}
+        source = cell.get("source", "")
+        source = "".join(map(str, source)) if isinstance(source, list) else source
+        digest.update(signing.canonical([cell.get("cell_type"), source, meta_.get("nbdojo")]) + b"\n")
+    return {"reset_observation": meta.get("reset_observation"), "reset_info": meta.get("reset_info"),
+            "cells_sha256": digest.hexdigest()}
 
 
-def seal(record: Mapping[str, Any], cells: Any, identity: Mapping[str, Any]) -> dict[str, Any]:
-    """The reward record with a signature over it and the cells' rewards, bound to the notebook's identity
-    (`nbdojo.trajectory.notebook_identity`); made by the env once the episode has ended."""
+def _sealed_content(record: Mapping[str, Any], meta: Mapping[str, Any], cells: Any) -> dict[str, Any]:
+    return {"rewards": {"mode": record.get("mode"), "return": record.get("return"), "steps": _cell_rewards(cells)},
+            "transcript": _transcript(meta, cells)}
+
+
+def seal(record: Mapping[str, Any], meta: Mapping[str, Any], cells: Any, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The reward record with a signature over it, the cells' rewards and the episode's transcript, bound to
+    the notebook's identity (`nbdojo.trajectory.notebook_identity`); made by the env once the episode has ended."""
     kept = {key: value for key, value in record.items() if key != "signature"}
-    return {**kept, "signature": signing.sign(_sealed_content(kept, cells), identity)}
+    return {**kept, "signature": signing.sign(_sealed_content(kept, meta, cells), identity)}
 
 
 def sealed(meta: Mapping[str, Any], cells: Any, identity: Mapping[str, Any]) -> bool:
-    """Whether this home's key signed the notebook's rewards (its `metadata.nbdojo.reward` and its cells')."""
+    """Whether this home's key signed the notebook's rewards and transcript as they are (its
+    `metadata.nbdojo.reward`, its cells' rewards, thoughts, observations and arguments, its first observation)."""
     record = meta.get("reward")
     if not isinstance(record, Mapping):
         return False
-    return signing.verify(_sealed_content(record, cells), identity, record.get("signature"))
+    try:
+        content = _sealed_content(record, meta, cells)
+    except (TypeError, ValueError):  # not JSON (a hand-made notebook): nothing nbdojo signed
+        return False
+    return signing.verify(content, identity, record.get("signature"))

@@ -17,8 +17,9 @@ Identical episodes are exported once; a token cap drops whole episodes and `best
 keeps each competition's best (`nbdojo.tools.export_filters`).
 
 Notebooks written before nbdojo kept observations, and people's notebooks, are skipped and counted.
-Every record's metadata says whether its grade is `verified` (signed by nbdojo for that notebook,
-see `nbdojo.grading.signing`); `verified_only` keeps only those.
+Every record's metadata says whether it is `verified`: its grade signed by nbdojo for that notebook (see
+`nbdojo.grading.signing`) and its transcript and rewards as nbdojo sealed them (`nbdojo.grading.rewards.seal`);
+`verified_only` keeps only those.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from nbdojo.notebook import nbdojo_meta
 from nbdojo.trajectory import VERIFIED, find_notebooks, notebook_identity, verification
 
 FORMATS = ("sft", "rl", "hf")
+#: Why an episode with a signed grade is not verified: its transcript (thoughts, observations, arguments,
+#: first observation) and rewards are not as nbdojo sealed them when the episode ended (nbdojo.grading.rewards).
+UNSEALED = "transcript or rewards not as nbdojo sealed them (edited, or from before nbdojo sealed them)"
 
 
 @dataclass
@@ -117,8 +121,10 @@ def read_episode(path: Path) -> Episode | None:
             steps[step] = Step(step, action, thoughts.get(step), _text(cell_meta["observation"]),
                                str(cell_meta.get("status", "ok")), _mapping(cell_meta.get("budget")),
                                float(reward) if isinstance(reward, (int, float)) else None)
-    return Episode(path, meta, _text(meta["reset_observation"]), [steps[k] for k in sorted(steps)], verification(nb),
-                   sealed(meta, nb.cells, notebook_identity(nb)))
+    trust, signed = verification(nb), sealed(meta, nb.cells, notebook_identity(nb))
+    if trust == VERIFIED and not signed:  # the grade is nbdojo's, but not the thoughts, observations or prompt
+        trust = UNSEALED
+    return Episode(path, meta, _text(meta["reset_observation"]), [steps[k] for k in sorted(steps)], trust, signed)
 
 
 def episodes(paths: list[Path]) -> tuple[list[Episode], int]:
