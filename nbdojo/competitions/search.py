@@ -100,10 +100,10 @@ def _boosting(lr: float, leaves: int, rounds: int) -> _Make:
     return make
 
 
-def _poisson_hgb(lr: float) -> _Make:
+def _poisson_hgb(lr: float, leaves: int = 15, min_leaf: int = 40) -> _Make:
     def make(spec: CompetitionSpec, seed: int) -> BaseEstimator:
-        return HistGradientBoostingRegressor(loss="poisson", learning_rate=lr, max_iter=200, max_leaf_nodes=15,
-                                             min_samples_leaf=40, categorical_features="from_dtype",
+        return HistGradientBoostingRegressor(loss="poisson", learning_rate=lr, max_iter=200, max_leaf_nodes=leaves,
+                                             min_samples_leaf=min_leaf, categorical_features="from_dtype",
                                              early_stopping=True, random_state=seed)
     return make
 
@@ -248,6 +248,17 @@ def dense_rungs(features: Features, *, max_rows: int = MAX_ROWS, ordinal: bool =
             for alpha in (0.01, 0.1, 1.0):
                 add(f"poisson_glm_a{alpha:g}_{_pct(fraction)}", f"Poisson regression (alpha {alpha:g}) on one-hot",
                     "onehot_dates", _poisson_glm(alpha), fraction, seed=10)
+        for leaves, min_leaf in ((7, 100), (31, 200)):  # a count target's search: tree size x rate x rows x seeds
+            for lr in (0.03, 0.1):
+                for fraction in (0.2, 0.5, 1.0):
+                    for seed in (2, 3):
+                        add(f"poisson_hgb_{leaves}leaves_lr{lr:g}_{_pct(fraction)}_seed{seed}",
+                            f"Poisson gradient boosting ({leaves} leaves of {min_leaf}+ rows, lr {lr:g})",
+                            "native_dates", _poisson_hgb(lr, leaves, min_leaf), fraction, seed=seed)
+        for alpha in (0.001, 0.03, 0.3, 3.0, 10.0):
+            for fraction in (0.2, 1.0):
+                add(f"poisson_glm_numeric_a{alpha:g}_{_pct(fraction)}", f"Poisson regression (alpha {alpha:g}) on "
+                    "numeric columns", "numeric", _poisson_glm(alpha), fraction, seed=11)
     if ordinal:
         for fraction in (0.1, 0.4, 1.0):
             for feature_set in ("onehot", "onehot_dates"):
