@@ -22,7 +22,7 @@ import build_notebooks  # noqa: E402  (a script, not a package module)
 #: Built-in competitions whose reference notebook, or its recorded score, is still missing: real-data ones added in
 #: this round, and image, signal and text notebooks whose replay did not finish on the loaded machine in time. Each is
 #: a strict xfail: the test fails as soon as the notebook and its score are in, and the id must then leave this set.
-NOT_YET = {"movie-recommendations"}
+NOT_YET: set[str] = set()
 #: What the agent's kernel holds (issue 12's toolbox), and the stdlib; a notebook imports nothing else.
 TOOLBOX = {"numpy", "pandas", "scipy", "sklearn", "torch", "lightgbm", "xgboost", "matplotlib", "PIL"}
 #: Quick ones (well under a minute each) replayed by the kernel test.
