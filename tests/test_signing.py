@@ -149,13 +149,14 @@ def test_export_marks_every_record_and_verified_only_drops_the_forged_one(baseli
     shutil.copy(baseline, forged)
     edit(forged, lambda nb: nb["metadata"]["nbdojo"].update(agent="llm", model="gpt-forged", final=GOLD))
     everything = tmp_path / "all.jsonl"
-    proc = nbdojo("export", str(tmp_path / "runs"), str(forged), "-f", "rl", "-o", str(everything))
+    proc = nbdojo("export", str(tmp_path / "runs"), str(forged), "-f", "rl", "-o", str(everything), "--keep-duplicates")
     assert proc.returncode == 0, proc.stderr
     assert "1 of them unverified" in proc.stderr
     rows = {r["metadata"]["model"]: r["metadata"] for r in map(json.loads, everything.read_text().splitlines())}
     assert {m: r["verified"] for m, r in rows.items()} == {None: True, "gpt-forged": False}
     kept = tmp_path / "verified.jsonl"
-    proc = nbdojo("export", str(tmp_path / "runs"), str(forged), "-f", "sft", "-o", str(kept), "--verified-only")
+    proc = nbdojo("export", str(tmp_path / "runs"), str(forged), "-f", "sft", "-o", str(kept), "--verified-only",
+                  "--keep-duplicates")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line)["metadata"] for line in kept.read_text().splitlines()]
     assert [(r["agent"], r["verified"]) for r in rows] == [("baseline", True)] and "1 filtered out" in proc.stdout
