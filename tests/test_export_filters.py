@@ -107,3 +107,10 @@ def test_a_folder_with_a_datasets_files_and_more_is_never_replaced(tmp_path):
     (clone / ".git").rmdir()
     write_dataset([], clone)  # a dataset and nothing else: replaced
     assert (clone / "state.json").is_file()
+
+
+def test_a_forged_copy_found_first_never_displaces_the_verified_original():
+    forged, real = episode("a-forged", normalized=1.0, trust="unsigned"), episode("b-real")
+    assert content_key(forged) == content_key(real)
+    assert names(drop_duplicates([forged, real])) == ["b-real"]
+    assert names(drop_duplicates([real, forged])) == ["b-real"]

@@ -39,15 +39,15 @@ def estimate_tokens(record: dict[str, Any], chars_per_token: float = CHARS_PER_T
 
 
 def drop_duplicates(episodes: list[Episode]) -> list[Episode]:
-    """The first of each set of identical episodes (see `content_key`), in the given order."""
-    seen: set[str] = set()
-    kept = []
+    """One of each set of identical episodes (see `content_key`), in its place in the given order: the first
+    verified one, else the first (a copy claiming another grade never displaces the verified original)."""
+    chosen: dict[str, Episode] = {}
     for episode in episodes:
         key = content_key(episode)
-        if key not in seen:
-            seen.add(key)
-            kept.append(episode)
-    return kept
+        if key not in chosen or (episode.verified and not chosen[key].verified):
+            chosen[key] = episode
+    kept = {id(e) for e in chosen.values()}
+    return [e for e in episodes if id(e) in kept]
 
 
 def within_tokens(episodes: list[Episode], max_tokens: int, count: TokenCounter) -> list[Episode]:
