@@ -208,16 +208,18 @@ def test_browser_streams_a_running_cell_and_follows_the_newest_cell(episode, pag
     """A long cell's output shows while it runs (not when it ends), and the view keeps the newest output and the
     newest cell in sight, until the person scrolls up."""
     env, _ = episode
-    lines = 32  # 8 s: past the first write (0.25 s) and a couple of 2 s updates, with room for a loaded machine
-    code = f"import time\nfor i in range({lines}):\n    print(f'epoch {{i}} loss', flush=True)\n    time.sleep(0.25)"
+    lines = 60  # a 30-second cell, as in the issue: its output keeps arriving while it runs
+    code = f"import time\nfor i in range({lines}):\n    print(f'epoch {{i}} loss', flush=True)\n    time.sleep(0.5)"
     step = threading.Thread(target=env.step, args=({"action": "execute_code", "code": code},))
     step.start()
     try:
         page.wait_for_selector("text=epoch 0 loss", timeout=15_000)
         assert step.is_alive(), "the output appeared only once the cell had ended"
+        page.wait_for_selector("text=epoch 30 loss", timeout=25_000)  # half way: later output streams in too
+        assert step.is_alive(), "the output appeared only once the cell had ended"
         assert page.get_by_text(f"epoch {lines - 1} loss").count() == 0
     finally:
-        step.join(timeout=60)
+        step.join(timeout=90)
     page.wait_for_selector(f"text=epoch {lines - 1} loss", timeout=15_000)
     page.wait_for_function(f"() => Math.abs(({NOTEBOOK_FILL})().gap) < 30", timeout=10_000)
     state = page.evaluate(NOTEBOOK_FILL)
