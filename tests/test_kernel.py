@@ -243,6 +243,61 @@ def test_output_flood_does_not_grow_host_memory(tmp_path: Path) -> None:
     assert int(grown_mb) < 64, f"host memory grew by {grown_mb} MB"
 
 
+@pytest.mark.kernel
+def test_oversized_message_is_dropped_with_a_marker_and_the_channel_reopened(tmp_path: Path) -> None:
+    """One 2 MB message over a 1 MB limit (derived from a 10 kB output cap): the host never holds it, the cell
+    says so, output sent once the channel is reopened still arrives, and the next cell is heard (zmq itself would not reconnect)."""
+    code = "import sys\nprint('before', flush=True)\nsys.stdout.write('x' * 2_000_000)\nsys.stdout.flush()\nimport time; time.sleep(1)\nprint('after')"
+    with KernelSession(cwd=tmp_path, max_output_bytes=10_000) as session:
+        assert session.max_message_bytes == 1 << 20
+        result = session.execute(code, timeout=30)
+        assert result.status == "error" and result.error["ename"] == "OutputTooLarge"
+        assert "1,048,576-byte limit" in text_of(result, "stderr")
+        assert text_of(result) == "before\nafter\n"
+        assert text_of(session.execute("print('next')", timeout=30)) == "next\n"
+
+
+@pytest.mark.kernel
+def test_a_bare_nan_in_a_hand_built_message_becomes_null(ks: KernelSession) -> None:
+    """The agent rewrites the kernel's packed bytes to put a bare NaN (not JSON) in a display and its metadata."""
+    code = textwrap.dedent("""\
+        s = get_ipython().kernel.session
+        packed = s.pack
+        s.pack = lambda m: packed(m).replace(b'"NANHERE"', b'NaN').replace(b'"INFHERE"', b'-Infinity')
+        try:
+            display({'application/json': {'x': 'NANHERE', 'y': [1, 'INFHERE']}}, metadata={'m': 'NANHERE'}, raw=True)
+        finally:
+            s.pack = packed
+    """)
+    result = ks.execute(code, timeout=30)
+    assert result.status == "ok"
+    [out] = result.outputs
+    assert out["data"]["application/json"] == {"x": None, "y": [1, None]} and out["metadata"] == {"m": None}
+    json.dumps(out, allow_nan=False)
+
+
+@pytest.mark.kernel
+def test_a_message_too_deep_to_decode_is_dropped_and_the_cell_goes_on(ks: KernelSession) -> None:
+    """200,000 nested lists make jupyter_client's decoder raise RecursionError: that message is dropped with a
+    note, and the cell's later output, its reply and the next cell all come as usual."""
+    code = textwrap.dedent("""\
+        s = get_ipython().kernel.session
+        packed = s.pack
+        s.pack = lambda m: packed(m).replace(b'"DEEPHERE"', b'[' * 200_000 + b']' * 200_000)
+        try:
+            display({'application/json': {'x': 'DEEPHERE'}, 'text/plain': 'x'}, raw=True)
+        finally:
+            s.pack = packed
+        import time; time.sleep(0.5)
+        print('after deep')
+    """)
+    result = ks.execute(code, timeout=30)
+    assert result.status == "ok", result.error
+    assert text_of(result) == "after deep\n"
+    assert "could not be read (RecursionError) and was dropped" in text_of(result, "stderr")
+    assert text_of(ks.execute("print('next')", timeout=30)) == "next\n"
+
+
 # --- lifecycle ----------------------------------------------------------------------------------
 
 

@@ -122,6 +122,22 @@ def test_text_that_is_not_utf8_is_escaped_not_fatal(tmp_path):
     assert "\udcff" in "".join(cell["outputs"][0]["text"])
 
 
+def test_a_nan_is_written_as_null_so_strict_json_parsers_read_the_file(tmp_path):
+    """A non-finite number that reached the notebook (outputs are cleaned before, this is the last guard)."""
+    nb = nbformat.v4.new_notebook(metadata={"score": float("inf")})
+    nb.cells.append(new_code_cell("x", outputs=[new_output("display_data", data={"application/json": {"x": float("nan")}},
+                                                           metadata={"m": [float("-inf"), 1.5]})]))
+    NotebookFile(tmp_path / "t.ipynb").write(nb)
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    saved = json.loads((tmp_path / "t.ipynb").read_text(encoding="utf-8"), parse_constant=refuse)
+    out = saved["cells"][0]["outputs"][0]
+    assert out["data"]["application/json"] == {"x": None} and out["metadata"] == {"m": [None, 1.5]}
+    assert saved["metadata"]["score"] is None
+
+
 def test_fsync_is_throttled_and_the_end_is_durable(tmp_path):
     file = NotebookFile(tmp_path / "t.ipynb", fsync_interval_s=3600)
     traj = trajectory(tmp_path / "t.ipynb")

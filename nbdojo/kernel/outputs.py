@@ -82,8 +82,20 @@ def _value_size(value: Any) -> int:
         return _nbytes(text)
     try:
         return len(json.dumps(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return -1
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and +-Infinity as null: Python's json reads and writes them, strict JSON parsers do not
+    (a kernel can send a bare NaN in a hand-built message). None if it is not JSON at all."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if "NaN" not in text and "Infinity" not in text:
+        return value
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 class _Bundles:
@@ -105,6 +117,8 @@ class _Bundles:
                 continue
             is_json = mime.endswith("json")
             text = _as_text(value)
+            if text is None and is_json:
+                value = _finite(value)
             if text is None and not is_json:
                 notes.append(f"a {mime[:60]} value that is not text was dropped")
                 continue
@@ -124,7 +138,7 @@ class _Bundles:
             note = "[nbdojo: " + "; ".join(notes[:5]) + "]"
             plain = kept.get("text/plain")
             kept["text/plain"] = f"{plain}\n{note}" if isinstance(plain, str) else note
-        meta = metadata if isinstance(metadata, dict) and _value_size(metadata) <= 10_000 else {}
+        meta = _finite(metadata) if isinstance(metadata, dict) and _value_size(metadata) <= 10_000 else {}
         self.used += size
         return kept, meta, size
 
@@ -143,6 +157,7 @@ class CellOutputs:
         self.rich_cap = RICH_FACTOR * cap
         self._clear_on_next = False
         self.changes = 0  # messages taken so far: a reader of the running cell knows when to look again
+        self.notes: list[str] = []  # what the host could not take from the kernel; a clear does not forget it
         self._reset()
 
     def _reset(self) -> None:
@@ -186,6 +201,12 @@ class CellOutputs:
             self.items.append(output)
             if kind == "display_data" and display_id:
                 self.displays.setdefault(display_id, []).append((output, size))
+
+    def note(self, text: str) -> None:
+        """Say, after the outputs, that something the kernel sent did not reach them (said once per text)."""
+        if text not in self.notes:
+            self.notes.append(text)
+            self.changes += 1
 
     def _output(self, kind: Any, content: dict) -> tuple[dict | None, int]:
         """The nbformat output for a message, and the rich-output bytes it holds."""
@@ -254,6 +275,7 @@ class CellOutputs:
             items.append({"output_type": "stream", "name": "stderr",
                           "text": f"\n[nbdojo: {self.dropped_outputs:,} more outputs dropped: "
                                   f"a cell keeps at most {MAX_OUTPUTS} displays, results and errors]\n"})
+        items.extend({"output_type": "stream", "name": "stderr", "text": f"\n[nbdojo: {note}]\n"} for note in self.notes)
         merged: list[dict] = []
         for out in items:
             prev = merged[-1] if merged else {}

@@ -34,7 +34,7 @@ from nbdojo.kernel._pdeathsig import on_launcher_thread, preexec_fn
 from nbdojo.config import kernel_specs_dir, startup_dir
 from nbdojo.errors import ConfigError, KernelError, KernelStartError
 from nbdojo.kernel.leftovers import connection_dir
-from nbdojo.kernel.outputs import CellOutputs, capped_error
+from nbdojo.kernel.outputs import RICH_FACTOR, CellOutputs, capped_error
 
 __all__ = ["CellResult", "KernelSession", "Progress", "install_kernelspec", "uninstall_kernelspec"]
 
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 
 _LIVENESS_INTERVAL = 0.5  # seconds between is_alive() polls while a cell runs
 _IOPUB_RCVHWM = 16  # messages the host queues; a lagging host leaves the backlog in the kernel
+#: The largest message the host takes from the kernel, in multiples of the cell's output cap (twice the rich-output
+#: cap): the host must not hold a 2 GB message in memory to find that it keeps 8 MB of it. Larger ones drop the
+#: connection (zmq reconnects it) and the cell gets a marker.
+_MESSAGE_FACTOR = 2 * RICH_FACTOR
+_TOO_LARGE = "the kernel sent a message over the host's"
 _OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"}
 
 #: Called while a cell runs with its outputs so far; returns the monotonic time it wants to be called again
@@ -185,6 +190,7 @@ class KernelSession:
         max_output_bytes: int = 2_000_000,
         connection_dir: str | Path | None = None,
         interrupt_mode: str | None = None,
+        max_message_bytes: int | None = None,
     ):
         """`interrupt_mode="message"` interrupts over the control channel: needed when the kernel runs
         in its own session (a sandbox), out of reach of a signal to the launcher's process group."""
@@ -197,10 +203,12 @@ class KernelSession:
         self.interrupt_grace = interrupt_grace
         self.iopub_drain_timeout = iopub_drain_timeout
         self.max_output_bytes = max_output_bytes
+        self.max_message_bytes = max_message_bytes or max(_MESSAGE_FACTOR * max_output_bytes, 1 << 20)
         self.connection_dir = Path(connection_dir) if connection_dir is not None else None
         self._own_dir: Path | None = None  # a temp dir we made, removed on shutdown
         self._km: KernelManager | None = None
         self._kc: BlockingKernelClient | None = None
+        self._monitors: dict[str, zmq.Socket] = {}  # channel -> says when it dropped its connection
         self._log: IO[bytes] | None = None  # the kernel's own stdout/stderr (crash messages)
 
     def start(self) -> None:
@@ -250,15 +258,34 @@ class KernelSession:
         assert self._km is not None
         context = zmq.Context()
         context.setsockopt(zmq.RCVHWM, _IOPUB_RCVHWM)
+        context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
         self._kc = kc = self._km.client(context=context)
         kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        self._monitors = {name: self._monitor(name) for name in ("iopub", "shell")}
         try:
             kc.wait_for_ready(timeout=self.startup_timeout)
         except RuntimeError as exc:
             raise KernelStartError(f"Kernel did not become ready: {exc}{self._log_tail()}") from exc
 
+    def _monitor(self, name: str) -> zmq.Socket:
+        assert self._kc is not None
+        return getattr(self._kc, f"{name}_channel").socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+
+    def _reopen(self, name: str) -> None:
+        """A fresh socket for one channel: zmq does not reconnect after an oversized message (a protocol error).
+        The shell socket keeps its identity (the session's), so the running cell's reply still finds it."""
+        assert self._kc is not None
+        self._monitors.pop(name).close(linger=0)
+        getattr(self._kc, f"_{name}_channel").close()
+        setattr(self._kc, f"_{name}_channel", None)
+        getattr(self._kc, f"{name}_channel").start()
+        self._monitors[name] = self._monitor(name)
+
     def _disconnect(self) -> None:
         kc, self._kc = self._kc, None
+        monitors, self._monitors = self._monitors, {}
+        for monitor in monitors.values():
+            monitor.close(linger=0)
         if kc is not None:
             kc.stop_channels()
             kc.context.destroy(linger=0)
@@ -352,10 +379,7 @@ class KernelSession:
         """Collect the cell's messages until idle and replied; enforce the timeout; watch liveness."""
         km, kc = self._require_km(), self._kc
         assert kc is not None
-        iopub, shell = kc.iopub_channel, kc.shell_channel
-        poller = zmq.Poller()
-        poller.register(iopub.socket, zmq.POLLIN)
-        poller.register(shell.socket, zmq.POLLIN)
+        iopub, shell, poller = self._poller()
         outputs = CellOutputs(self.max_output_bytes)
         result = CellResult("ok", [], None, "", 0.0, None)
         idle = replied = False
@@ -390,8 +414,11 @@ class KernelSession:
                 next_progress = progress(outputs)
             wait_s = max(0.0, min(settle_by, next_check, deadline, next_progress) - time.monotonic())
             events = dict(poller.poll(wait_s * 1000))
+            if any(monitor in events for monitor in self._monitors.values()) and self._reopen_dropped(outputs, events):
+                iopub, shell, poller = self._poller()
+                continue
             while iopub.socket in events and iopub.msg_ready():
-                msg = iopub.get_msg(timeout=0)
+                msg = _read(iopub, outputs)
                 kind, content, parent = msg.get("msg_type"), msg.get("content"), msg.get("parent_header")
                 if not isinstance(parent, dict) or parent.get("msg_id") != msg_id or not isinstance(content, dict):
                     continue  # left over from an earlier cell or a background thread, or malformed
@@ -404,7 +431,7 @@ class KernelSession:
                     if kind == "error" and result.status == "ok":
                         result.status, result.error = "error", capped_error(content)
             while shell.socket in events and shell.msg_ready():
-                reply = shell.get_msg(timeout=0)
+                reply = _read(shell, outputs)
                 parent, reply_content = reply.get("parent_header"), reply.get("content")
                 if isinstance(parent, dict) and parent.get("msg_id") == msg_id and isinstance(reply_content, dict):
                     replied, settle_by = True, min(settle_by, time.monotonic() + self.iopub_drain_timeout)
@@ -420,9 +447,37 @@ class KernelSession:
             )
             evalue = f"The cell ran past its {timeout:g} s timeout; {how}."
             result.error = {"ename": "CellTimeout", "evalue": evalue, "traceback": []}
+        too_large = [note for note in outputs.notes if note.startswith(_TOO_LARGE)]
+        if too_large and result.status == "ok" and not result.restarted:
+            result.status, result.error = "error", {"ename": "OutputTooLarge", "evalue": too_large[0], "traceback": []}
         result.outputs, result.truncated_bytes = outputs.finish(), outputs.dropped
         result.duration_s = time.monotonic() - t0
         return result
+
+    def _poller(self) -> tuple[Any, Any, zmq.Poller]:
+        """The iopub and shell channels, and a poller over them and their monitors."""
+        assert self._kc is not None
+        iopub, shell = self._kc.iopub_channel, self._kc.shell_channel
+        poller = zmq.Poller()
+        for socket in (iopub.socket, shell.socket, *self._monitors.values()):
+            poller.register(socket, zmq.POLLIN)
+        return iopub, shell, poller
+
+    def _reopen_dropped(self, outputs: CellOutputs, events: dict) -> bool:
+        """A channel dropped its connection: the kernel sent a message over the size limit (or it is dying,
+        then the liveness poll reports that). Note it in the cell and reopen the channel; True if one was."""
+        reopened = False
+        for name, monitor in list(self._monitors.items()):
+            if monitor not in events:
+                continue
+            while monitor.poll(0):
+                monitor.recv_multipart()
+            if self.is_alive():
+                outputs.note(f"{_TOO_LARGE} {self.max_message_bytes:,}-byte limit; it was dropped, and output may "
+                             "be missing")
+                self._reopen(name)
+                reopened = True
+        return reopened
 
     def _require_km(self) -> KernelManager:
         if self._km is None:
@@ -436,6 +491,18 @@ class KernelSession:
         self._log.flush()
         text = Path(self._log.name).read_bytes()[-limit:].decode("utf-8", "replace").strip()
         return f"\nKernel output:\n{text}" if text else ""
+
+
+def _read(channel: Any, outputs: CellOutputs) -> dict:
+    """The next message on a channel; one the host cannot decode (nested too deep, not JSON, not UTF-8) is
+    dropped with a note in the cell, and the cell goes on: {} then."""
+    try:
+        msg = channel.get_msg(timeout=0)
+    except Exception as exc:  # noqa: BLE001 - whatever jupyter_client raises on the kernel's bytes
+        log.warning("dropped a message from the kernel that could not be decoded: %s", type(exc).__name__)
+        outputs.note(f"a message from the kernel could not be read ({type(exc).__name__}) and was dropped")
+        return {}
+    return msg if isinstance(msg, dict) else {}
 
 
 def _count(value: object, default: int | None) -> int | None:

@@ -18,6 +18,7 @@ later complete one; on others a save not yet fsynced may come back empty.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -52,8 +53,14 @@ def new_cell(cell_type: str, source: str, **fields: Any) -> NotebookNode:
 
 
 def _dumps(value: Any, *, ascii_only: bool = False) -> str:
-    return json.dumps(value, cls=BytesEncoder, indent=1, sort_keys=True, separators=(",", ": "),
-                      ensure_ascii=ascii_only)
+    """Strict JSON: a NaN or Infinity that got this far (outputs are cleaned as the kernel sends them) is
+    written as null, never as the bare NaN that JupyterLab and jq refuse."""
+    dump = functools.partial(json.dumps, cls=BytesEncoder, indent=1, sort_keys=True, separators=(",", ": "),
+                             ensure_ascii=ascii_only, allow_nan=False)
+    try:
+        return dump(value)
+    except ValueError:  # Out of range float values are not JSON compliant
+        return dump(json.loads(json.dumps(value, cls=BytesEncoder), parse_constant=lambda _: None))
 
 
 def _encode(value: Any, indent: str = "") -> bytes:
