@@ -224,6 +224,48 @@ def test_bad_options_are_one_line_before_anything_starts(capsys):
         "error: --transport must be stdio or http, not 'sse'."]
 
 
+def test_episodes_past_max_episodes_are_refused_in_one_line(monkeypatch, tmp_path):
+    """Each session's episode is a kernel: past --max-episodes open at once, start_episode is refused; a session
+    that ends (or a failed start) gives its seat back, and a session's second episode replaces its first."""
+    from nbdojo.errors import NbdojoError
+    from nbdojo.integrations import mcp_server
+
+    class FakeEnv:
+        def __init__(self, competition, **kwargs):
+            self.competition, self.closed = competition, False
+
+        def reset(self, seed=None):
+            if self.competition == "broken":
+                raise ValueError("no such competition")
+            return "obs", {}
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(mcp_server, "DojoEnv", FakeEnv)
+    sessions = mcp_server.Sessions(mcp_server.ServerConfig(out_dir=tmp_path, max_episodes=2))
+    sessions.slot("a").start("c", None)
+    sessions.slot("a").start("c", None)  # replaces a's episode: still one seat
+    with pytest.raises(ValueError):
+        sessions.slot("b").start("broken", None)
+    sessions.slot("b").start("c", None)
+    with pytest.raises(NbdojoError, match=r"already runs its 2 episodes \(--max-episodes\)") as refused:
+        sessions.slot("c").start("c", None)
+    assert "\n" not in str(refused.value)
+    sessions.end("a")
+    sessions.slot("c").start("c", None)
+    sessions.end_all()
+    assert main_help_mentions("--max-episodes")
+
+
+def main_help_mentions(option: str) -> bool:
+    from typer.testing import CliRunner
+
+    from nbdojo.cli import app
+
+    return option in CliRunner().invoke(app, ["mcp", "--help"], env={"COLUMNS": "200"}).output
+
+
 @pytest.mark.kernel
 def test_a_sessionless_request_never_reaches_another_sessions_episode(prepared_home, tmp_path):
     """The 2026 protocol has no sessions and the SDK ignores its Mcp-Session-Id: a client naming another

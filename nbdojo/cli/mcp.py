@@ -32,6 +32,7 @@ def mcp(
     reward: str = typer.Option("final", help="Reward mode of each episode: final (HumanRank at the end), "
                                "public_delta or shaped; see nbdojo.grading.rewards."),
     progress_every: float = typer.Option(5.0, min=0.1, help="Seconds between progress notifications of a running step."),
+    max_episodes: int = typer.Option(4, min=1, help="Episodes open at once (each a kernel); more are refused."),
 ) -> None:
     """Serve nbdojo to MCP clients (coding assistants, agent frameworks): each session plays one sandboxed episode."""
     from nbdojo.cli.app import _parse_gpus
@@ -46,6 +47,7 @@ def mcp(
     config = ServerConfig(
         out_dir=out.resolve(), model=model, reward=check_mode(reward), gpus=None if parsed is None else tuple(parsed),
         kernel_env=str(kernel_env) if kernel_env else None, progress_every_s=progress_every,
+        max_episodes=max_episodes,
         limits=Limits(max_steps=max_steps, cell_timeout_s=cell_timeout, wall_clock_s=wall_clock,
                       memory_bytes=int(memory_gb * 1024**3)),
     )

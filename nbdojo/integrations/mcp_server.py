@@ -55,15 +55,18 @@ class ServerConfig:
     model: str | None = None  # the model driving the client, if the user says (recorded in the notebook)
     reward: str = DEFAULT_MODE  # the env's reward mode (nbdojo.grading.rewards): what each step's reward is
     progress_every_s: float = 5.0
+    max_episodes: int = 4  # episodes open at once (each a kernel): a client opening sessions in a loop is refused
     env_options: dict[str, Any] = field(default_factory=dict)  # more DojoEnv keywords (e.g. a reward mode)
 
 
 class EpisodeSlot:
     """One client session's episode. Steps run in worker threads, one at a time (`_stepping`)."""
 
-    def __init__(self, config: ServerConfig):
+    def __init__(self, config: ServerConfig, seats: threading.Semaphore | None = None):
         self.config = config
         self.env: DojoEnv | None = None
+        self._seats = seats or threading.Semaphore(config.max_episodes)  # the server's open episodes
+        self._seated = False  # this slot holds a seat (from start to close)
         self.last_used = time.monotonic()
         self._stepping = threading.Lock()
         self._closed = False
@@ -80,15 +83,25 @@ class EpisodeSlot:
             if self.env is not None:
                 self.env.close()  # the previous episode's notebook ends as closed before a submission
                 self.env = None
+            elif not self._seated:
+                if not self._seats.acquire(blocking=False):
+                    raise NbdojoError(f"The server already runs its {self.config.max_episodes} episodes "
+                                      "(--max-episodes); start one when another session ends or idles out.")
+                self._seated = True
             c = self.config
-            env = DojoEnv(competition, out_dir=c.out_dir, limits=c.limits, agent="mcp", model=c.model,
-                          sandbox=c.sandbox, gpus=None if c.gpus is None else list(c.gpus), kernel_env=c.kernel_env,
-                          reward=c.reward, **c.env_options)
+            env = None
             try:
+                env = DojoEnv(competition, out_dir=c.out_dir, limits=c.limits, agent="mcp", model=c.model,
+                              sandbox=c.sandbox, gpus=None if c.gpus is None else list(c.gpus),
+                              kernel_env=c.kernel_env, reward=c.reward, **c.env_options)
                 obs, info = env.reset(seed=seed)
                 self._check_open()  # the client left while the kernel started: close what it will never use
             except BaseException:
-                env.close()
+                try:
+                    if env is not None:
+                        env.close()
+                finally:
+                    self._unseat()
                 raise
             self.env = env
             self.last_used = time.monotonic()
@@ -123,8 +136,14 @@ class EpisodeSlot:
             if self.env is not None:
                 self.env.close()
         finally:
+            self._unseat()
             if held:
                 self._stepping.release()
+
+    def _unseat(self) -> None:
+        if self._seated:
+            self._seated = False
+            self._seats.release()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -138,12 +157,13 @@ class Sessions:
         self.config = config
         self._slots: dict[str, EpisodeSlot] = {}
         self._lock = threading.Lock()
+        self._seats = threading.Semaphore(config.max_episodes)
 
     def slot(self, key: str) -> EpisodeSlot:
         with self._lock:
             slot = self._slots.get(key)
             if slot is None:
-                slot = self._slots[key] = EpisodeSlot(self.config)
+                slot = self._slots[key] = EpisodeSlot(self.config, self._seats)
             return slot
 
     def end(self, key: str) -> None:
