@@ -51,6 +51,7 @@ class EpisodePlan:
     kernel_env: str | None = None  # the kernel's Python environment (None: the default toolbox)
     reward: str = "final"  # the reward mode (nbdojo.grading.rewards)
     pool_size: int = 0  # warm kernels the worker keeps for its next episodes (nbdojo.kernel.pool; 0: none)
+    allow_interrupt: bool = False  # people watching may interrupt its kernel (DojoEnv(allow_interrupt))
 
 
 @dataclass
@@ -95,7 +96,8 @@ def run_plan(plan: EpisodePlan) -> Outcome:
             with DojoEnv(plan.competition, out_dir=plan.out_dir, limits=plan.limits, agent=agent.name,
                          model=agent.model, sandbox=plan.sandbox, kernel_env=plan.kernel_env,
                          gpus=list(plan.gpus) if plan.gpus is not None else None, reward=plan.reward,
-                         pool=shared_pool(plan.pool_size) if plan.pool_size else None) as env:
+                         pool=shared_pool(plan.pool_size) if plan.pool_size else None,
+                         allow_interrupt=plan.allow_interrupt) as env:
                 return run_episode(env, agent, seed=plan.seed)
     except EpisodeInterrupted as exc:  # the notebook is closed; say where it is
         notebook = env.notebook_path if env is not None else None
@@ -234,14 +236,14 @@ def plan_episodes(competition: str, seeds: list[int] | range, *, agent: str = "b
                   agent_options: dict[str, Any] | None = None, out_dir: str | Path = "runs",
                   limits: Limits | None = None, sandbox: bool = True, gpus: list[int] | None = None,
                   kernel_env: str | Path | None = None, reward: str = "final",
-                  pool_size: int = 0) -> list[EpisodePlan]:
+                  pool_size: int = 0, allow_interrupt: bool = False) -> list[EpisodePlan]:
     """One plan per seed, all else shared (the out folder made absolute: workers may start elsewhere)."""
     from nbdojo.grading.rewards import check_mode
 
     env_path = str(Path(kernel_env).expanduser().resolve()) if kernel_env else None
     return [EpisodePlan(competition, seed, agent, dict(agent_options or {}), str(Path(out_dir).resolve()),
                         limits or Limits(), sandbox, tuple(gpus) if gpus is not None else None, env_path,
-                        check_mode(reward), pool_size)
+                        check_mode(reward), pool_size, allow_interrupt)
             for seed in seeds]
 
 

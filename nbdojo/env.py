@@ -49,7 +49,7 @@ class DojoEnv(gym.Env[str, dict]):
         agent: str = "api", model: str | None = None, kernel_name: str = "nbdojo",
         sandbox: bool = True, gpus: list[int] | None = None, render_mode: str | None = None,
         kernel_env: str | Path | None = None, pool: KernelPool | None = None, pool_size: int = 0,
-        reward: str = rewards.DEFAULT_MODE, **limit_overrides: Any,
+        reward: str = rewards.DEFAULT_MODE, allow_interrupt: bool = False, **limit_overrides: Any,
     ):
         """`sandbox=False` runs the kernel unconfined (it can read the private answers): only for
         debugging; it is logged loudly and recorded in the notebook. `gpus=None` gives the kernel
@@ -57,7 +57,9 @@ class DojoEnv(gym.Env[str, dict]):
         kernel runs in (the agent's toolbox, see nbdojo.kernel.toolbox; default: the built one).
         `pool_size=N` keeps N kernels started ahead (a pool the env owns and closes), `pool=` uses a
         `KernelPool` shared with other envs: `reset()` then takes a warm kernel when one fits.
-        `reward` is the reward mode: "final", "public_delta" or "shaped" (see nbdojo.grading.rewards)."""
+        `reward` is the reward mode: "final", "public_delta" or "shaped" (see nbdojo.grading.rewards).
+        `allow_interrupt`: a person watching (`nbdojo watch`) may interrupt the running cell; recorded in the
+        notebook's metadata, where the watch server reads it (default: only the episode interrupts its kernel)."""
         self.reward_mode = rewards.check_mode(reward)
         self.competition = get_competition(competition) if isinstance(competition, str) else competition
         self.limits = replace(limits or Limits(), **limit_overrides)
@@ -68,6 +70,7 @@ class DojoEnv(gym.Env[str, dict]):
         self.agent_name, self.model, self.kernel_name = agent, model, kernel_name
         checked_gpus(gpus)  # a missing GPU index fails here, before any run folder is made
         self.sandbox, self.gpus = sandbox, gpus
+        self.allow_interrupt = bool(allow_interrupt)
         self.toolbox = find_toolbox(kernel_env)  # no usable toolbox: a clear ToolboxError now, not at reset
         if sandbox:
             from nbdojo.kernel.sandbox import bwrap_path
@@ -151,6 +154,7 @@ class DojoEnv(gym.Env[str, dict]):
                 "toolbox": self.toolbox.main_packages(), "reward": self._rewards.record(),
                 "host": host_record(),  # while ended is null: live if this process runs, else abandoned
                 **({"participant": str(participant)} if participant else {}),
+                **({"allow_interrupt": True} if self.allow_interrupt else {}),
             },
             title=self.competition.title,
         )

@@ -78,6 +78,7 @@ class RunMeta(TypedDict, total=False):
     data_dir: str
     workspace: str
     sandbox: bool
+    allow_interrupt: bool  # people watching may interrupt its kernel (nbdojo.tools.lab_server); absent: no
     caps: str  # how memory and process caps were held: "cgroup v1", "cgroup v2" or "watchdog"
     host: dict[str, Any]  # {pid, start_time, hostname} of the process running the episode
     started: str  # ISO-8601 UTC

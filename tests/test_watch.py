@@ -262,6 +262,25 @@ def test_browser_trajectory_is_read_only(episode, page):
                            timeout=10_000)
     assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0
 
+    # moving cells and pasting several (copies of the trajectory's own, read-only cells) are refused as well
+    sources = "() => window.jupyterapp.shell.currentWidget.model.sharedModel.cells.map(c => c.getSource())"
+    before = page.evaluate(sources)
+    page.evaluate("""() => { window.__nbdojo_toasts = [];
+        new MutationObserver(ms => ms.forEach(m => m.addedNodes.forEach(n => window.__nbdojo_toasts.push(n))))
+            .observe(document.body, {childList: true, subtree: true}); }""")
+    page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 1; }")
+    for commands in (["notebook:move-cell-down"], ["notebook:move-cell-up"],
+                     ["notebook:extend-marked-cells-below", "notebook:copy-cell", "notebook:paste-cell-below"]):
+        page.evaluate("window.__nbdojo_toasts.length = 0")
+        assert page.evaluate("name => window.jupyterapp.commands.isEnabled(name)", commands[0]), commands
+        page.evaluate("async names => { for (const n of names) await window.jupyterapp.commands.execute(n)"
+                      ".catch(() => {}); }", commands)
+        page.wait_for_function("() => window.__nbdojo_toasts.some(n => (n.textContent || '')"
+                               ".includes('This trajectory is read-only'))", timeout=10_000)
+        time.sleep(0.3)
+        assert page.evaluate(sources) == before, commands
+        assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, commands
+
 
 def test_browser_console_on_an_agent_kernel_explains_restart_and_interrupt(episode, watch, page):
     env, _ = episode
@@ -336,6 +355,58 @@ def test_lab_leaves_an_agent_kernel_to_its_episode(episode, watch):
     assert episode_kernel(base, token, env.run_dir.name)["id"] == kernel["id"]
     _, _, _, _, info = env.step({"action": "execute_code", "code": "print('kept', x)"})
     assert info["status"] == "ok" and not info["restarted"] and "kept 42" in info["outputs"][0]["text"]
+
+
+def test_lab_interrupts_the_kernel_of_a_run_that_allows_it(episode, watch, page):
+    """A run started with allow_interrupt: a person interrupts its long cell from the lab (over the HTTP API, then
+    from the browser); the episode goes on and records the interrupted cell. The default run stays refused."""
+    env, runs = episode
+    base, token = watch
+    default = wait_for(lambda: episode_kernel(base, token, env.run_dir.name), 15)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        api(base, token, f"/api/kernels/{default['id']}/interrupt", method="POST")
+    assert refused.value.code == 403 and "does not allow" in json.loads(refused.value.read())["message"]
+
+    with DojoEnv("loan-default", out_dir=runs, agent="scripted", model="test-model", allow_interrupt=True) as allowed:
+        allowed.reset(seed=1)
+        assert json.loads(allowed.notebook_path.read_text())["metadata"]["nbdojo"]["allow_interrupt"] is True
+        kernel = wait_for(lambda: episode_kernel(base, token, allowed.run_dir.name), 15)
+        assert kernel, api(base, token, "/api/kernels")
+        code = "import time\nprint('waiting', flush=True)\ny = 7\ntime.sleep(120)\nprint('never')"
+
+        def interrupted_by(interrupt) -> dict:
+            result: dict = {}
+            step = threading.Thread(target=lambda: result.update(info=allowed.step(
+                {"action": "execute_code", "code": code})[4]))
+            t0 = time.monotonic()
+            step.start()
+            try:
+                assert wait_for(lambda: "waiting" in allowed.notebook_path.read_text(), 30), "the cell did not start"
+                interrupt()
+            finally:
+                step.join(timeout=60)
+            assert not step.is_alive() and time.monotonic() - t0 < 60, "the cell was not interrupted"
+            return result["info"]
+
+        info = interrupted_by(lambda: api(base, token, f"/api/kernels/{kernel['id']}/interrupt", method="POST"))
+        assert info["status"] == "error" and not info["restarted"], info
+        assert "KeyboardInterrupt" in json.dumps(info["outputs"])
+        assert [o["text"] for o in info["outputs"] if o["output_type"] == "stream"] == ["waiting\n"]
+        # from the browser, as the Interrupt button does: through the extension, which says it was sent
+        info = interrupted_by(lambda: page.evaluate(
+            "([id, name]) => window.jupyterapp.serviceManager.kernels.connectTo({model: {id, name}}).interrupt()",
+            [kernel["id"], kernel["name"]]))
+        assert info["status"] == "error" and "KeyboardInterrupt" in json.dumps(info["outputs"]), info
+        notification(page, "Interrupt sent")
+        _, _, _, _, info = allowed.step({"action": "execute_code", "code": "print('goes on', y)"})
+        assert info["status"] == "ok" and not info["restarted"] and "goes on 7" in info["outputs"][0]["text"]
+        cells = [c for c in json.loads(allowed.notebook_path.read_text())["cells"] if "time.sleep(120)" in
+                 "".join(c["source"])]
+        assert len(cells) == 2 and all(o.get("ename") == "KeyboardInterrupt" for c in cells for o in c["outputs"]
+                                       if o["output_type"] == "error"), cells
+        assert all(any(o["output_type"] == "error" for o in c["outputs"]) for c in cells)
+    _, _, _, _, info = env.step({"action": "execute_code", "code": "print('default run', x)"})
+    assert info["status"] == "ok" and "default run 42" in info["outputs"][0]["text"]
 
 
 def test_attach_refuses_a_run_without_a_live_kernel(episode, tmp_path):

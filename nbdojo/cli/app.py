@@ -297,6 +297,9 @@ def run(
                                                    "declared to Ray)."),
     pool_size: int = typer.Option(0, "--pool-size", min=0, help="Batch, local workers: warm kernels each worker "
                                   "keeps started for its next episodes (nbdojo.kernel.pool; 0: none)."),
+    allow_interrupt: bool = typer.Option(False, "--allow-interrupt", help="People watching the run (nbdojo watch) "
+                                         "may interrupt its running cell from JupyterLab (default: only the "
+                                         "episode interrupts its kernel, at the cell timeout)."),
     cpus_per_episode: float = typer.Option(1.0, "--cpus-per-episode", min=0.01, help="--backend ray: CPUs each "
                                            "episode asks Ray for."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON and nothing else on stdout (progress goes to "
@@ -335,7 +338,8 @@ def run(
         first = seed if seed is not None else 0
         plans = plan_episodes(competition, range(first, first + episodes), agent=agents[0],
                               out_dir=out, limits=limits, sandbox=not no_sandbox, gpus=_parse_gpus(gpus),
-                              kernel_env=kernel_env, reward=reward, pool_size=pool_size)
+                              kernel_env=kernel_env, reward=reward, pool_size=pool_size,
+                              allow_interrupt=allow_interrupt)
         plans = [replace(plan, competition=comp, agent=a,
                          agent_options=_agent_options(a, model=model, base_url=base_url, mode=mode,
                                                       temperature=temperature, context_tokens=context_tokens))
@@ -352,7 +356,8 @@ def run(
         raise typer.Exit(code)
     with _exit_on_stop_signal(), DojoEnv(competition, out_dir=out, limits=limits, agent=the_agent.name,
                                          model=the_agent.model, sandbox=not no_sandbox, kernel_env=kernel_env,
-                                         gpus=_parse_gpus(gpus), reward=reward) as env:
+                                         gpus=_parse_gpus(gpus), reward=reward,
+                                         allow_interrupt=allow_interrupt) as env:
         _ = env.data  # prepares the competition on first use, before the progress display starts
         with _progress(err_console if as_json else console) as progress:
             task = progress.add_task(f"{competition} · starting kernel", total=max_steps)

@@ -4,6 +4,11 @@ play) and their command line (no terminals, a read-only extension manager, the l
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -11,7 +16,8 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import web
 from traitlets import List, Unicode
 
-__all__ = ["AGENT_KERNEL", "AttachOnlyKernelManager", "NoKernelSpecs", "SandboxOnlyKernelManager", "server_args"]
+__all__ = ["AGENT_KERNEL", "NO_INTERRUPT", "AttachOnlyKernelManager", "NoKernelSpecs", "SandboxOnlyKernelManager",
+           "run_allows_interrupt", "server_args"]
 
 
 # ----- kernels ----------------------------------------------------------------------------------
@@ -20,6 +26,71 @@ __all__ = ["AGENT_KERNEL", "AttachOnlyKernelManager", "NoKernelSpecs", "SandboxO
 AGENT_KERNEL = ("This kernel belongs to a running agent episode: nbdojo watch cannot {action} it. The episode "
                 "owns its kernel (it interrupts a runaway cell and closes the kernel when it ends); you may "
                 "inspect its variables here.")
+
+#: Why an agent's kernel cannot be interrupted here: its run did not allow it (the default).
+NO_INTERRUPT = ("This kernel belongs to a running agent episode: nbdojo watch cannot interrupt it, as its run does "
+                "not allow it (the default). A run started with `nbdojo run --allow-interrupt` "
+                "(DojoEnv(allow_interrupt=True)) can be interrupted from here; the episode interrupts a runaway "
+                "cell itself at its cell timeout.")
+TRAJECTORY = "trajectory.ipynb"
+#: How long an interrupt request waits for the kernel's reply on its control channel.
+INTERRUPT_REPLY_S = 10.0
+
+
+def _read_no_link(path: Path) -> bytes:
+    """A regular file's bytes, never through a symbolic link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def run_allows_interrupt(published: str | Path) -> bool:
+    """Whether the run of a kernel published by `nbdojo watch` (its file in `<root>/.kernels/`, which names the
+    run in `nbdojo_run`) lets people interrupt it: `allow_interrupt` in its trajectory's notebook metadata, which
+    the env writes on the host. Nothing is read from the workspace, the agent's folder; anything unreadable is no."""
+    try:
+        info = json.loads(_read_no_link(Path(published)))
+        run = info.get("nbdojo_run") if isinstance(info, dict) else None
+        if not isinstance(run, str) or not os.path.isabs(run):
+            return False
+        notebook = json.loads(_read_no_link(Path(run) / TRAJECTORY))  # written atomically: never half a file
+        meta = notebook.get("metadata", {}).get("nbdojo", {}) if isinstance(notebook, dict) else {}
+        return isinstance(meta, dict) and meta.get("allow_interrupt") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+async def send_interrupt_request(km: Any) -> None:
+    """An `interrupt_request` on the kernel's control channel (the kernel interrupts itself, inside its sandbox:
+    the host signals no process), waiting for its reply; a 504 if none comes."""
+    import zmq
+    import zmq.asyncio
+
+    context = zmq.asyncio.Context()
+    socket = context.socket(zmq.DEALER)
+    socket.linger = 0
+    try:
+        socket.connect(km._make_url("control"))
+        msg = km.session.msg("interrupt_request", content={})
+        km.session.send(socket, msg)
+        deadline = asyncio.get_running_loop().time() + INTERRUPT_REPLY_S
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if not await socket.poll(timeout=int(left * 1000)):
+                break
+            _, reply = km.session.feed_identities(await socket.recv_multipart())
+            reply = km.session.deserialize(reply)
+            if reply.get("parent_header", {}).get("msg_id") == msg["header"]["msg_id"]:
+                return
+        raise web.HTTPError(504, "The agent's kernel did not answer the interrupt request.")
+    finally:
+        socket.close(linger=0)
+        context.term()
+
 
 class NoKernelSpecs(KernelSpecManager):  # type: ignore[misc]
     """No kernel spec is listed or found: JupyterLab offers no kernel to start (watch)."""
@@ -52,6 +123,8 @@ class AttachOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
     # interrupt with a 500 (no process here to signal) and take a shut-down kernel off the list without
     # stopping it, so the UI hangs at "Restarting" or loses the kernel; a 403 that says why is the honest
     # answer. The server's own exit goes through `_async_shutdown_kernel`, which leaves such kernels alone.
+    # Interrupt is the exception a run may grant (`nbdojo run --allow-interrupt`): then it is a message on the
+    # kernel's control channel, which the kernel, in its sandbox, turns into a KeyboardInterrupt of its cell.
 
     async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
         raise web.HTTPError(403, AGENT_KERNEL.format(action="shut down"))
@@ -60,7 +133,14 @@ class AttachOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
         raise web.HTTPError(403, AGENT_KERNEL.format(action="restart"))
 
     async def interrupt_kernel(self, kernel_id: str) -> None:
-        raise web.HTTPError(403, AGENT_KERNEL.format(action="interrupt"))
+        """Only a kernel whose run allows it (`run_allows_interrupt`), with a message on its control channel."""
+        published = getattr(self, "kernel_id_to_connection_file", {}).get(kernel_id)
+        if published is None:
+            raise web.HTTPError(403, AGENT_KERNEL.format(action="interrupt"))
+        if not await asyncio.to_thread(run_allows_interrupt, published):
+            raise web.HTTPError(403, NO_INTERRUPT)
+        self.log.info("Interrupting the agent kernel %s (its run allows it)", kernel_id)
+        await send_interrupt_request(self.get_kernel(kernel_id))
 
 
 class SandboxOnlyKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]

@@ -6,9 +6,12 @@
  *   until the person scrolls up (wheel, keys, scrollbar); scrolling back to the bottom, or clicking the
  *   toolbar badge, follows again.
  * - Read-only: the server serves trajectory cells non-editable and non-deletable, and the file non-writable
- *   (JupyterLab's read-only indicator); a cell added in the browser is taken out again, with a note why.
- * - Agent kernels: restart, shutdown and interrupt are answered with a note that says why they are not
- *   possible here, instead of a request the server refuses (which left a console at "Restarting").
+ *   (JupyterLab's read-only indicator); adding, pasting, moving or cutting cells in the browser is refused
+ *   with a note why (a cell added some other way is taken out again).
+ * - Agent kernels: restart and shutdown are answered with a note that says why they are not possible here,
+ *   instead of a request the server refuses (which left a console at "Restarting"). Interrupt goes to the
+ *   server, which decides: it interrupts the kernel of a run that allows it (nbdojo run --allow-interrupt)
+ *   and refuses the others with a reason, shown as a note.
  */
 (function () {
   "use strict";
@@ -93,9 +96,27 @@
 
   // ----- read-only trajectories ---------------------------------------------------------------
 
+  var READ_ONLY = "This trajectory is read-only: nbdojo writes it as the agent works. Use File > Save "
+    + "Notebook As... to keep an editable copy.";
+
+  // Every change of the cell list made in this browser (insert, paste, drop, move by keys, menus or drag, cut)
+  // goes through these three methods of the notebook's shared model; the env's new cells come from the server
+  // as document updates, which do not. So refusing them here keeps the trajectory's cells as the env wrote them.
+  function refuseCellChanges(app, panel) {
+    var shared = panel.model && panel.model.sharedModel;
+    if (!shared || shared.__nbdojoReadOnly) return;
+    shared.__nbdojoReadOnly = true;
+    var refuse = function () { notify(app, READ_ONLY); panel.model.dirty = false; };
+    shared.insertCells = function () { refuse(); return []; };
+    shared.moveCells = function () { refuse(); };
+    shared.deleteCellRange = function () { refuse(); };
+  }
+
   function keepReadOnly(app, panel) {
     var cells = panel.model && panel.model.cells;
     if (!cells) return;
+    var remove = Object.getPrototypeOf(panel.model.sharedModel).deleteCellRange;
+    refuseCellChanges(app, panel);
     cells.changed.connect(function (list, change) {
       if (change.type !== "add") return;
       var added = change.newValues.filter(function (cell) {
@@ -106,12 +127,11 @@
         var shared = panel.model.sharedModel;
         added.forEach(function (cell) {
           for (var i = 0; i < panel.model.cells.length; i++) {
-            if (panel.model.cells.get(i) === cell) { shared.deleteCell(i); break; }
+            if (panel.model.cells.get(i) === cell) { remove.call(shared, i, i + 1); break; }
           }
         });
         panel.model.dirty = false;  // back to what the server holds: nothing to save
-        notify(app, "This trajectory is read-only: nbdojo writes it as the agent works. Use File > Save "
-                    + "Notebook As... to keep an editable copy.");
+        notify(app, READ_ONLY);
       }, 0);
     });
   }
@@ -122,7 +142,14 @@
     if (!kernel || kernel.__nbdojoGuarded) return kernel;
     kernel.__nbdojoGuarded = true;
     kernel.restart = function () { return Promise.reject(new Error(refusal(app, "restart"))); };
-    kernel.interrupt = function () { refusal(app, "interrupt"); return Promise.resolve(); };
+    var interrupt = kernel.interrupt.bind(kernel);
+    kernel.interrupt = function () {  // the server knows whether the run allows it; never a rejection
+      return interrupt().then(function () {
+        notify(app, "Interrupt sent to the agent's kernel: its run allows people to interrupt it.", "info");
+      }, function (err) {
+        if (err && err.message) notify(app, err.message); else refusal(app, "interrupt");
+      });
+    };
     kernel.shutdown = function () { refusal(app, "shut down"); return Promise.resolve(); };
     return kernel;
   }
