@@ -10,8 +10,8 @@ watch`) never sees half a file and a killed host leaves the last complete save.
 
 Durability: each save is in the page cache when `write` returns, so it survives a SIGKILL of
 the host process. It reaches the disk on `fsync`, which costs milliseconds and is throttled: at
-most one every `fsync_interval_s` (5 s), and always when the caller asks (`durable=True`: the
-episode's end). After a power cut or an OS crash, the notebook is the last fsynced save or, on
+most one every `fsync_interval_s` (5 s), counted from the file's first save (a reset's, which holds
+no step), and always when the caller asks (`durable=True`: the episode's end). After a power cut or an OS crash, the notebook is the last fsynced save or, on
 file systems that order a rename after its data (ext4's default auto_da_alloc, btrfs, XFS), a
 later complete one; on others a save not yet fsynced may come back empty.
 """
@@ -142,7 +142,8 @@ class NotebookFile:
         self._body = bytearray()
         self._shell_key: str | None = None  # the last validated shell, compactly encoded
         self._shell = b""
-        self._last_fsync = -float("inf")
+        # the throttle starts with the file: the first save (a reset's, no step in it yet) is not worth an fsync
+        self._last_fsync = time.monotonic()
         #: cells serialized and bytes written so far: what a save cost, counted (tests read these)
         self.cells_serialized = 0
         self.saves = 0
