@@ -36,6 +36,14 @@ def kernel_processes() -> list[psutil.Process]:
     return psutil.Process().children(recursive=True)
 
 
+def cmdline(proc: psutil.Process) -> str:
+    """A process's command line; empty once it is gone or a zombie (episode 1's kernel, being shut down)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def running(procs: list[psutil.Process], wait_s: float = 10.0) -> list[psutil.Process]:
     """Those still running (not gone, not a zombie) after up to `wait_s` seconds."""
     deadline = time.monotonic() + wait_s
@@ -94,7 +102,7 @@ def test_a_warm_reset_gets_a_fresh_kernel_working_in_the_runs_own_folder(loan_de
         # pool's thread has shut it down after the refill, episode 1's)
         assert eventually(lambda: [k.run_dir for k in KernelFinder(runs).find()] == [env.run_dir])
         kernels = [p for p in kernel_processes() if p.pid not in before]
-        assert len([p for p in kernels if "ipykernel" in " ".join(p.cmdline())]) >= 2  # the episode's + the pool's
+        assert len([p for p in kernels if "ipykernel" in cmdline(p)]) >= 2  # the episode's + the pool's
     assert running(kernels) == []  # closing the env closed the pool it made
     assert sorted(p.name for p in runs.iterdir()) == sorted([first.name, env.run_dir.name])  # reserved one gone
 
@@ -225,17 +233,24 @@ def test_data_rebuilt_since_a_kernel_started_is_another_key(tmp_path):
 def test_the_sweep_removes_only_this_machines_dead_hosts_reserved_folders(tmp_path):
     import socket
 
-    from nbdojo.kernel.leftovers import mark_reserved
+    from nbdojo.kernel.leftovers import machine, mark_reserved
 
-    dead, other_machine, live = (tmp_path / name for name in ("dead", "other-machine", "live"))
-    for folder in (dead, other_machine, live):
+    names = ("dead", "other-machine", "other-container", "other-boot", "older-marker", "live")
+    dead, other_machine, other_container, other_boot, older, live = (tmp_path / name for name in names)
+    for folder in (dead, other_machine, other_container, other_boot, older, live):
         folder.mkdir()
-    (dead / MARKER).write_text(f"{socket.gethostname()} 999999999-1")  # no such process
-    (other_machine / MARKER).write_text("elsewhere 999999999-1")  # cannot be told from here: kept
+    host, boot, pidns = machine().split(" ")
+    assert boot != "-" and pidns.startswith("pid:[")
+    (dead / MARKER).write_text(f"{machine()} 999999999-1")  # no such process
+    (other_machine / MARKER).write_text(f"elsewhere {boot} {pidns} 999999999-1")  # cannot be told from here: kept
+    # a container with the same hostname (and boot): its pids are not ours, its live folder must stay
+    (other_container / MARKER).write_text(f"{host} {boot} pid:[1] 999999999-1")
+    (other_boot / MARKER).write_text(f"{host} another-boot {pidns} 999999999-1")
+    (older / MARKER).write_text(f"{socket.gethostname()} 999999999-1")  # no boot id nor namespace: kept
     mark_reserved(live)  # this process: alive
     sweep_reserved.cache_clear()
     assert sweep_reserved(str(tmp_path)) == [dead]
-    assert not dead.exists() and other_machine.is_dir() and live.is_dir()
+    assert not dead.exists() and all(f.is_dir() for f in (other_machine, other_container, other_boot, older, live))
 
 
 def test_free_memory_is_this_process_cgroups_where_it_caps_lower(tmp_path, monkeypatch):

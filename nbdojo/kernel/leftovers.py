@@ -22,6 +22,7 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from nbdojo.kernel.caps import PREFIX as CGROUP_PREFIX
@@ -113,9 +114,24 @@ def sweep_once() -> None:
         log.warning("sweeping the leftovers of dead hosts failed", exc_info=True)
 
 
+@functools.cache
+def machine() -> str:
+    """Where this host's pids mean something: hostname, boot id and pid namespace. Two containers may share a
+    hostname (and an out folder); a pid of one is not a pid of the other, so one must not sweep the other's."""
+    def read(how: Callable[[], str]) -> str:
+        try:
+            return "".join(how().split()) or "-"
+        except OSError:
+            return "-"
+
+    boot = read(lambda: Path("/proc/sys/kernel/random/boot_id").read_text())
+    pidns = read(lambda: os.readlink("/proc/self/ns/pid"))
+    return f"{socket.gethostname()} {boot} {pidns}"
+
+
 def mark_reserved(run_dir: Path) -> None:
     """Mark a run folder as reserved by this host's kernel pool (its machine too: an out folder may be shared)."""
-    (Path(run_dir) / POOL_MARKER).write_text(f"{socket.gethostname()} {host_tag()}")
+    (Path(run_dir) / POOL_MARKER).write_text(f"{machine()} {host_tag()}")
 
 
 def unmark_reserved(run_dir: Path) -> None:
@@ -131,7 +147,7 @@ def is_reserved(run_dir: Path) -> bool:
 @functools.cache
 def sweep_reserved(out_dir: str) -> list[Path]:
     """Remove the reserved run folders of dead hosts in `out_dir` (once per process and folder); only
-    this machine's, since whether another machine's host lives cannot be told from here."""
+    this machine's (same boot and pid namespace), since whether another one's host lives cannot be told here."""
     removed = []
     try:
         entries = [e for e in os.scandir(out_dir) if e.is_dir(follow_symlinks=False)]
@@ -139,9 +155,9 @@ def sweep_reserved(out_dir: str) -> list[Path]:
         return removed
     for entry in entries:
         try:
-            machine, _, tag = Path(entry.path, POOL_MARKER).read_text().strip().rpartition(" ")
+            where, _, tag = Path(entry.path, POOL_MARKER).read_text().strip().rpartition(" ")
             pid, _, start = tag.partition("-")
-            dead = machine == socket.gethostname() and not is_alive(int(pid), int(start) if start != "None" else None)
+            dead = where == machine() and not is_alive(int(pid), int(start) if start != "None" else None)
         except (OSError, ValueError):
             continue
         if dead:
