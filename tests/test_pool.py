@@ -31,9 +31,15 @@ def code(src: str) -> dict:
     return {"action": "execute_code", "code": src}
 
 
+#: What a kernel's processes run: nbdojo's launcher, bubblewrap, ipykernel.
+KERNEL_PARTS = ("nbdojo.kernel", "bwrap", "ipykernel")
+
+
 def kernel_processes() -> list[psutil.Process]:
-    """This process's kernels: every process it started (launchers, bubblewrap, ipykernel)."""
-    return psutil.Process().children(recursive=True)
+    """This process's kernels: the processes it started for them, not helpers that earlier tests left
+    behind in this process (multiprocessing's resource tracker, say)."""
+    return [proc for proc in psutil.Process().children(recursive=True)
+            if any(part in cmdline(proc) for part in KERNEL_PARTS)]
 
 
 def cmdline(proc: psutil.Process) -> str:
