@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -97,14 +98,27 @@ def key_id(key: bytes | None = None) -> str | None:
     return hashlib.sha256(b"nbdojo-key-id:" + key).hexdigest()[:12] if key is not None else None
 
 
-def canonical(value: Any) -> bytes:
-    """One byte string per JSON value: sorted keys, no spaces; floats as repr, so a notebook read back signs the
-    same as the dict written (NaN, as nbformat writes it, included)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+def canonical(value: Any, *, legacy_nan: bool = False) -> bytes:
+    """One byte string per JSON value: sorted keys, no spaces; floats as repr. NaN and infinities read as null,
+    as the trajectory file writes them (strict JSON), so a notebook read back signs the same as the dict written.
+    `legacy_nan`: keep them as `NaN`, as notebooks written before strict JSON were signed."""
+    return json.dumps(value if legacy_nan else _finite(value), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True).encode("ascii")
 
 
-def _mac(key: bytes, record: Mapping[str, Any] | None, notebook_identity: Mapping[str, Any]) -> str:
-    message = canonical({"grade": record, "notebook": notebook_identity})
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _mac(key: bytes, record: Mapping[str, Any] | None, notebook_identity: Mapping[str, Any], *,
+         legacy_nan: bool = False) -> str:
+    message = canonical({"grade": record, "notebook": notebook_identity}, legacy_nan=legacy_nan)
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -124,7 +138,7 @@ def verify(record: Mapping[str, Any] | None, notebook_identity: Mapping[str, Any
     if key is None:
         return False
     try:
-        expected = _mac(key, record, notebook_identity)
+        return any(hmac.compare_digest(_mac(key, record, notebook_identity, legacy_nan=legacy), signature)
+                   for legacy in (False, True))  # True: a grade with a NaN, signed before strict JSON
     except (TypeError, ValueError):  # not JSON (a hand-made record): nothing nbdojo signed
         return False
-    return hmac.compare_digest(expected, signature)
