@@ -288,3 +288,20 @@ def test_a_participant_named_in_markup_or_escape_codes_is_shown_as_plain_text(tm
     text = console.export_text()
     assert "[/][link=file:///etc/shadow]click[2J[/link] (human)" in text.replace("\n", "")
     assert "\x1b" not in console.export_text(styles=False) and "\x07" not in text
+
+
+def test_a_notebook_nested_too_deep_is_skipped_not_a_traceback(tmp_path):
+    """A hand-made notebook nested past Python's recursion limit: runs, compare and export skip it in one line."""
+    from typer.testing import CliRunner
+
+    from nbdojo.cli import app
+
+    run = tmp_path / "runs" / "deep"
+    run.mkdir(parents=True)
+    (run / "trajectory.ipynb").write_text('{"cells": [], "metadata": {"nbdojo": ' + "[" * 100_000 + "]" * 100_000
+                                          + '}, "nbformat": 4, "nbformat_minor": 5}')
+    for args in (["runs", str(tmp_path / "runs")], ["compare", str(tmp_path / "runs")],
+                 ["export", str(tmp_path / "runs"), "--format", "sft", "-o", str(tmp_path / "out.jsonl")]):
+        result = CliRunner().invoke(app, args)
+        assert not isinstance(result.exception, RecursionError), (args, result.output)
+        assert "Traceback" not in result.output, (args, result.output)

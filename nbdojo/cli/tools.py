@@ -336,7 +336,7 @@ def runs(
 
     from nbdojo.errors import ConfigError
     from nbdojo.runstate import run_state
-    from nbdojo.trajectory import find_notebooks
+    from nbdojo.trajectory import find_notebooks, read_notebook
 
     args = list(args or [])
     clean = bool(args) and args[0] == "clean"
@@ -360,7 +360,7 @@ def runs(
         table.add_column(name, **style)
     for path in find_notebooks(root):
         try:
-            meta = nbdojo_meta(nbformat.read(str(path), as_version=4))
+            meta = nbdojo_meta(read_notebook(path))
         except (OSError, ValueError, nbformat.ValidationError):
             continue
         if not meta.get("competition") or path.name.endswith(".replay.ipynb"):

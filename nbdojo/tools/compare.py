@@ -111,7 +111,7 @@ def read_run(path: Path) -> Run | None:
     """A run from an nbdojo notebook; None for anything else (and for unscored play notebooks or replays)."""
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep to decode
         return None
     meta = nbdojo_meta(nb)  # an untrusted file: anything malformed reads as no record
     if not isinstance(meta.get("competition"), str) or not isinstance(meta.get("agent"), str) or not meta.get(

@@ -35,7 +35,7 @@ import nbformat
 
 from nbdojo.grading.rewards import episode_return, mode_of, sealed
 from nbdojo.notebook import nbdojo_meta
-from nbdojo.trajectory import VERIFIED, find_notebooks, notebook_identity, verification
+from nbdojo.trajectory import VERIFIED, find_notebooks, notebook_identity, read_notebook, verification
 
 FORMATS = ("sft", "rl", "hf")
 #: Why an episode with a signed grade is not verified: its transcript (thoughts, observations, arguments,
@@ -98,7 +98,7 @@ def _number(value: Any) -> float:
 
 def read_episode(path: Path) -> Episode | None:
     """The agent's side of a trajectory notebook; None if it is not one with kept observations."""
-    nb = nbformat.read(str(path), as_version=4)
+    nb = read_notebook(path)
     meta = dict(nbdojo_meta(nb))
     if "reset_observation" not in meta:
         return None

@@ -266,7 +266,11 @@ def is_verified(nb: Mapping[str, Any]) -> bool:
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
-    return nbformat.read(str(path), as_version=4)
+    """A notebook from disk; a file that is not one (not JSON, or JSON nested too deep to decode) is a ValueError."""
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a notebook") from None
 
 
 def find_notebooks(path: Path) -> list[Path]:
