@@ -207,7 +207,8 @@ def test_a_reader_makes_no_key_and_believes_nothing_without_one(tmp_path, monkey
     assert signing.verify(GOLD, identity, signature)
     assert not signing.verify({**GOLD, "score": 0.991}, identity, signature)
     assert not signing.verify(GOLD, {**identity, "run_id": "s"}, signature)
-    assert not signing.verify(GOLD, identity, None) and not signing.verify(GOLD, identity, signature[:-1] + "0")
+    flipped = signature[:-1] + ("1" if signature.endswith("0") else "0")
+    assert not signing.verify(GOLD, identity, None) and not signing.verify(GOLD, identity, flipped)
     monkeypatch.setenv("NBDOJO_HOME", str(tmp_path / "home-b"))  # another home: another key, or none
     assert not signing.verify(GOLD, identity, signature) and not (tmp_path / "home-b").exists()
 
