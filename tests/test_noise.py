@@ -93,15 +93,23 @@ def test_bad_inputs_are_one_line_errors() -> None:
         bootstrap_se("rmse", [1, 2, 3], [1, 2])
 
 
+def _fastest_of_three(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Seconds one grade's bootstrap takes: the best of three after a warm-up, so a busy machine (CI runs the
+    suite on two cores) or a first call's one-off costs cannot fail a test about the code's own speed."""
+    bootstrap_se(metric, y_true[:100], y_pred[:100])
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        bootstrap_se(metric, y_true, y_pred)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def test_a_survival_grade_pays_well_under_a_second() -> None:
     y_true, y_pred = _case("concordance", 5_000)
-    start = time.perf_counter()
-    bootstrap_se("concordance", y_true, y_pred)  # one sweep over the rows for all 200 resamples
-    assert time.perf_counter() - start < 2.0  # ~0.2 s on an idle core
+    assert _fastest_of_three("concordance", y_true, y_pred) < 2.0  # one sweep for all 200 resamples; ~0.2 s
 
 
 def test_a_100k_row_grade_pays_well_under_a_second() -> None:
     y_true, y_pred = _case("roc_auc", 100_000)
-    start = time.perf_counter()
-    bootstrap_se("roc_auc", y_true, y_pred)  # the slowest fast path
-    assert time.perf_counter() - start < 2.0  # ~0.35 s on an idle core; slack for a shared machine
+    assert _fastest_of_three("roc_auc", y_true, y_pred) < 2.0  # the slowest fast path; ~0.35 s on an idle core
