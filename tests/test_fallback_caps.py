@@ -104,15 +104,17 @@ def test_many_short_subprocesses_in_a_row_are_fine(fallback):
 
 
 def test_tasks_of_uid_counts_this_process_threads():
+    """It counts every task of the uid, other processes' too: 50 threads of ours must show, give or take
+    the 10 that other processes of this uid (a kernel shutting down, a bomb's children) may end meanwhile."""
     import threading
 
     before = tasks_of_uid(os.getuid())
     stop = threading.Event()
-    threads = [threading.Thread(target=stop.wait) for _ in range(5)]
+    threads = [threading.Thread(target=stop.wait) for _ in range(50)]
     for t in threads:
         t.start()
     try:
-        assert tasks_of_uid(os.getuid()) >= before + 5
+        assert tasks_of_uid(os.getuid()) >= before + 40
     finally:
         stop.set()
         for t in threads:
@@ -126,7 +128,7 @@ def test_nproc_rlimit_is_the_uids_tasks_now_plus_the_cap():
         now = tasks_of_uid(os.getuid())
         set_rlimits(max_file_bytes=None, nproc=(os.getuid(), 40))
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        assert soft == hard and now <= soft - 40 <= now + 5, (now, soft, hard)
+        assert soft == hard and now - 5 <= soft - 40 <= now + 5, (now, soft, hard)  # the uid's other tasks come and go
         print('ok')
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
