@@ -245,18 +245,3 @@ def plan_episodes(competition: str, seeds: list[int] | range, *, agent: str = "b
                         limits or Limits(), sandbox, tuple(gpus) if gpus is not None else None, env_path,
                         check_mode(reward), pool_size, allow_interrupt)
             for seed in seeds]
-
-
-def run_episodes(competition: str, *, agent: str = "baseline", seeds: list[int] | range = range(4),
-                 workers: int = 2, out_dir: str | Path = "runs", limits: Limits | None = None,
-                 sandbox: bool = True, gpus: list[int] | None = None, kernel_env: str | Path | None = None,
-                 reward: str = "final", pool_size: int = 0, **agent_options: Any) -> list[Outcome]:
-    """Run one competition once per seed, `workers` episodes at a time; each gets its own kernel and notebook.
-
-    `pool_size=1` has each worker start its next episode's kernel while the current one runs (a warm
-    reset instead of a cold kernel start): worth it when a worker runs several episodes and its CPUs
-    are not busy all along (an LLM agent waiting on its model); each worker's last pooled kernel goes unused."""
-    plans = plan_episodes(competition, seeds, agent=agent, agent_options=agent_options, out_dir=out_dir,
-                          limits=limits, sandbox=sandbox, gpus=gpus, kernel_env=kernel_env, reward=reward,
-                          pool_size=pool_size)
-    return run_plans(plans, workers=workers)
