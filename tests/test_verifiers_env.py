@@ -37,8 +37,16 @@ def policy(body: dict) -> dict:
 
 
 def kernels_running() -> list[psutil.Process]:
-    procs = psutil.Process().children(recursive=True)
-    return [p for p in procs if p.is_running() and "ipykernel" in " ".join(p.cmdline())]
+    """Live kernels below this process. A zombie (an earlier test's child not yet reaped) or a process gone
+    meanwhile is none, and must not raise: psutil's cmdline() raises ZombieProcess on a zombie."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
 
 
 def evaluate(env, server: OpenAIServer, out, monkeypatch) -> list:
