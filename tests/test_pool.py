@@ -146,6 +146,7 @@ HOST = textwrap.dedent("""
     env.reset(seed=0)
     assert pool.wait_ready(timeout=120)
     print(json.dumps([p.pid for p in psutil.Process().children(recursive=True)]), flush=True)
+    sys.stdin.readline()  # until the test holds its kernels: it must not race their shutdown
     if sys.argv[2] == "sleep":
         time.sleep(600)
 """)  # "exit": leaves without closing anything (atexit must)
@@ -155,12 +156,19 @@ HOST = textwrap.dedent("""
 def test_a_host_that_exits_or_is_killed_leaves_no_kernel(loan_default_data, tmp_path, ending):
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-c", HOST, str(runs), "sleep" if ending == "sigkill" else "exit"],
-                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         line = proc.stdout.readline()
         assert line, "the host did not start its pool"
-        kernels = [psutil.Process(pid) for pid in json.loads(line) if psutil.pid_exists(pid)]
+        kernels = []  # the host waits for a line: its kernels are alive while they are looked up
+        for pid in json.loads(line):
+            try:
+                kernels.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:  # a short-lived child of the host, gone already
+                continue
         assert len(kernels) >= 2  # the episode's kernel and the pooled one, with their sandboxes
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
         if ending == "sigkill":
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
