@@ -59,6 +59,7 @@ SLOW_BUILDS = {"shapes-cv", "review-sentiment", "digits-noisy", "ticket-routing"
 SLOW_BUILDS |= {"flight-delays", "tweet-source", "ames-housing", "hotel-rates"}  # real data, refitted at build time
 SLOW_BUILDS |= {"appliance-loads"}  # real signals, re-recorded and relabelled at build time
 SLOW_BUILDS |= {"crash-fatalities"}  # real data, refitted at build time
+SLOW_BUILDS |= {"telco-churn"}  # real data, the test set grown by neighbourhood resampling
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,7 +1,8 @@
 # %% [markdown]
 # # Telecom Customer Churn (real customers): a reference solution
 #
-# **Task.** The probability that each of 3,000 real telecom customers left. **Metric:** ROC-AUC,
+# **Task.** The probability that each of 108,000 telecom customers left (each redrawn from one of 3,000 real
+# held-out customers and a similar one). **Metric:** ROC-AUC,
 # so the order of the predictions is what counts.
 #
 # **What is known about this data.** This is IBM's well-studied Telco sample: churn is driven by the
