@@ -136,8 +136,8 @@ CASES = [
      "with open('dense.bin', 'wb') as f:\n    for _ in range(400):\n        f.write(b'0' * 1024**2)",
      lambda obs, info, env, data: (info["status"] == "error" and "File too large" in obs) or _fail(obs)),
     ("many-files-past-the-disk-cap",
-     "block = os.urandom(1024**2)  # random MiB, repeated: past any compressing filesystem's 128 KiB window\n"
-     "for i in range(5):\n    with open(f'part{{i}}.bin', 'wb') as f:\n        f.write(block * 50)",
+     ("block = os.urandom(1024**2)  # random MiB, repeated: past any compressing filesystem's 128 KiB window\n"
+      "for i in range(5):\n    with open(f'part{{i}}.bin', 'wb') as f:\n        f.write(block * 50)"),
      lambda obs, info, env, data: _disk_cap_enforced(obs, info, env)),
     ("input", "input('your answer: ')",
      lambda obs, info, env, data: (info["status"] == "error" and "StdinNotImplementedError" in obs) or _fail(obs)),
