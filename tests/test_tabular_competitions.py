@@ -1,6 +1,6 @@
 """The built-in tabular, time-series and ranking competitions: build, determinism, baseline, leaderboard.
 
-click-through (1.2 million rows) is built here at a reduced size through its `n_train` / `n_test`
+click-through (1.3 million rows) is built here at a reduced size through its `n_train` / `n_test`
 arguments; its full-size leaderboard file is still checked.
 """
 

@@ -1,13 +1,13 @@
-"""Build the click-through competition: ten days of mobile ad impressions, 1.2 million rows.
+"""Build the click-through competition: twelve days of mobile ad impressions, 1.3 million rows.
 
 In the style of the Avazu click logs: every categorical field is an anonymised hash, most are of
 high cardinality with a long tail (sites, apps, device models, creatives, users), and the click
 probability is a sum of per-level effects (drawn once from the seed) plus hour-of-day and
 position terms, a site-category x hour interaction, creative fatigue (a creative's appeal fades
 with the days since it first ran) and a per-user propensity. Train is the first nine days, test
-the tenth: a split in time, as in production. About 15% of impressions are clicked. The tenth day
-is a busy one (200,000 impressions against about 111,000 a day before): the private part needs
-that many rows for the medal lines of the ladder to stand clear of its bootstrap noise.
+the next three: a split in time, as in production. About 15% of impressions are clicked. Three
+test days of 100,000 impressions (about 111,000 a day in train) give the private part the rows
+it needs for the medal lines of the ladder to stand clear of its bootstrap noise.
 
 `prepare` takes `n_train` / `n_test` so the tests can build a small copy with the same story.
 """
@@ -22,11 +22,12 @@ import pandas as pd
 from nbdojo.competitions.prepare_kit import write_oracle
 
 N_TRAIN = 1_000_000
-N_TEST = 200_000
+N_TEST = 300_000
 ID = "id"
 TARGET = "click"
-DAYS = 10
-FIRST_DAY = pd.Timestamp("2024-10-21")
+TRAIN_DAYS, TEST_DAYS = 9, 3
+DAYS = TRAIN_DAYS + TEST_DAYS
+FIRST_DAY = pd.Timestamp("2024-10-19")  # the last test day is 30 October
 LEVELS = {  # field: (number of levels, Zipf exponent, spread of the effect on the click logit)
     "site_id": (3000, 1.15, 0.55),
     "app_id": (2500, 1.2, 0.55),
@@ -61,8 +62,11 @@ def _table(rng: np.random.Generator, table: tuple, n: int) -> tuple[np.ndarray, 
 
 
 def day_sizes(n_train: int, n_test: int) -> np.ndarray:
-    """Impressions per day: `n_train` spread evenly over the first nine days, `n_test` on the tenth."""
-    return np.append(np.diff(np.round(np.linspace(0, n_train, DAYS)).astype(int)), n_test)
+    """Impressions per day: `n_train` spread evenly over the train days, `n_test` over the test days."""
+    def spread(n: int, days: int) -> np.ndarray:
+        return np.diff(np.round(np.linspace(0, n, days + 1)).astype(int))
+
+    return np.append(spread(n_train, TRAIN_DAYS), spread(n_test, TEST_DAYS))
 
 
 def simulate(seed: int, sizes: np.ndarray) -> pd.DataFrame:
@@ -90,7 +94,7 @@ def simulate(seed: int, sizes: np.ndarray) -> pd.DataFrame:
     size = rng.choice(len(SIZES), size=n, p=[0.8, 0.1, 0.05, 0.03, 0.02])
     c18 = rng.choice(4, size=n, p=[0.45, 0.1, 0.1, 0.35])
 
-    creative_start = rng.integers(-20, DAYS - 1, LEVELS["creative_id"][0])
+    creative_start = rng.integers(-20, TRAIN_DAYS, LEVELS["creative_id"][0])  # every creative started by the last train day
     age = np.clip(day - creative_start[codes["creative_id"]], 0, None)
     cat_hour = rng.normal(0.0, 0.3, (N_SITE_CATEGORIES + 1, 24))
     logit = (
@@ -133,7 +137,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 
 def prepare(public_dir: Path, private_dir: Path, seed: int, *, n_train: int = N_TRAIN, n_test: int = N_TEST) -> None:
-    """Train is days 1-9, test day 10; `n_train` / `n_test` pick the sizes (same story)."""
+    """Train is days 1-9, test days 10-12; `n_train` / `n_test` pick the sizes (same story)."""
     frame = simulate(seed, day_sizes(n_train, n_test))
     oracle = frame.pop("_p")
     train, test = frame.iloc[:n_train], frame.iloc[n_train:]
