@@ -1,9 +1,10 @@
-"""Reference rungs for click-through: click rates by field, hashed linear models, boosted encodings.
+"""Reference rungs for click-through: click rates by field, naive Bayes, linear models, tree ensembles.
 
 Everything is vectorised over the million rows: each hashed field is factorised once, then
 encoded by its count (train and test together) and by its click rate (smoothed towards the
-mean; out-of-fold on train so no row sees its own click). Models train on growing samples of
-the rows, boosting on at most a fifth of them, so the whole ladder runs in minutes on a laptop.
+mean; out-of-fold on train so no row sees its own click), or one-hot (with crosses of fields
+for some linear models). Models train on growing samples of the rows, trees on at most a fifth
+of them, so the whole ladder runs in minutes on a laptop.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import functools
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
+from scipy import sparse
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.linear_model import SGDClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.naive_bayes import BernoulliNB, MultinomialNB
 
 from nbdojo.competitions import CompetitionData, ladder
 
@@ -23,28 +27,39 @@ FIELDS = ["banner_pos", "site_id", "site_category", "app_id", "app_category", "d
           "device_conn_type", "user_id", "creative_id", "banner_width", "c18", "c21", "hour_of_day"]
 HIGH = ["site_id", "app_id", "device_model", "user_id", "creative_id", "c21"]
 FOLDS = 5
+#: Crosses of fields for the one-hot linear models: the hour by the kind of site or app, then pairs of placements.
+HOUR_CROSSES = (("site_category", "hour_of_day"), ("app_category", "hour_of_day"))
+PAIR_CROSSES = (*HOUR_CROSSES, ("banner_pos", "device_type"), ("device_type", "c18"), ("banner_width", "banner_pos"),
+                ("device_conn_type", "device_type"))
 
 
 @functools.lru_cache(maxsize=1)
-def _encoded(folder: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Series]:
+def _fields(folder: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, pd.Series]:
+    """Every field factorised over train and test together (train rows first), the clicks, `hour`, the test ids."""
     train = pd.read_csv(f"{folder}/train.csv", dtype=str)
     test = pd.read_csv(f"{folder}/test.csv", dtype=str)
     y = train.pop(TARGET).astype(int).to_numpy()
     both = pd.concat([train, test], ignore_index=True)
-    n = len(train)
     hour = both["hour"].astype(int)
     both["hour_of_day"] = (hour % 100).astype(str)
+    return {field: pd.factorize(both[field])[0] for field in FIELDS}, y, hour.to_numpy(), test[ID]
+
+
+@functools.lru_cache(maxsize=1)
+def _encoded(folder: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Series]:
+    fields, y, hour, test_ids = _fields(folder)
+    n = len(y)
     fold = np.arange(n) % FOLDS
     prior = y.mean()
-    features = {"hour_of_day": (hour % 100).to_numpy(float), "day": (hour // 100 % 100).to_numpy(float)}
+    features = {"hour_of_day": (hour % 100).astype(float), "day": (hour // 100 % 100).astype(float)}
     for field in FIELDS:
-        codes, uniques = pd.factorize(both[field])
-        size = len(uniques)
+        codes = fields[field]
+        size = int(codes.max()) + 1
         features[f"{field}_count"] = np.bincount(codes, minlength=size)[codes].astype(float)
         train_codes = codes[:n]
         clicks = np.bincount(train_codes, weights=y, minlength=size)
         shows = np.bincount(train_codes, minlength=size).astype(float)
-        rate = np.empty(len(both))
+        rate = np.empty(len(codes))
         rate[n:] = (clicks[codes[n:]] + 20 * prior) / (shows[codes[n:]] + 20)
         for k in range(FOLDS):
             rows = fold == k
@@ -56,7 +71,7 @@ def _encoded(folder: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Se
         if field not in HIGH:
             features[f"{field}_code"] = codes.astype(float)
     frame = pd.DataFrame(features)
-    return frame.iloc[:n].reset_index(drop=True), y, frame.iloc[n:].reset_index(drop=True), test[ID]
+    return frame.iloc[:n].reset_index(drop=True), y, frame.iloc[n:].reset_index(drop=True), test_ids
 
 
 def _load(data: CompetitionData) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Series]:
@@ -119,6 +134,74 @@ def _linear(data: CompetitionData, fraction: float, alpha: float, seed: int = 0)
     return _submit(data, model.predict_proba(X_test)[:, 1])
 
 
+@functools.lru_cache(maxsize=1)
+def _onehot(folder: str, crosses: tuple[tuple[str, str], ...] = (),
+            without: tuple[str, ...] = ()) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Exact one-hot columns of the fields (leaving out `without`) and of the `crosses`: (train, test)."""
+    fields, y, _, _ = _fields(folder)
+    blocks = [fields[f] for f in FIELDS if f not in without]
+    blocks += [fields[a] * (int(fields[b].max()) + 1) + fields[b] for a, b in crosses]
+    columns, offset = [], 0
+    for block in blocks:
+        codes, uniques = pd.factorize(block)
+        columns.append(codes + offset)
+        offset += len(uniques)
+    indices = np.stack(columns, axis=1).ravel()
+    rows = len(fields[FIELDS[0]])
+    X = sparse.csr_matrix((np.ones(len(indices)), indices, np.arange(0, len(indices) + 1, len(blocks))),
+                          shape=(rows, offset))
+    return X[: len(y)], X[len(y):]
+
+
+def _onehot_linear(data: CompetitionData, fraction: float, crosses: tuple[tuple[str, str], ...] = (),
+                   without: tuple[str, ...] = (), seed: int = 0) -> pd.DataFrame:
+    X, X_test = _onehot(str(data.public_dir), crosses, without)
+    _, y, _, _ = _load(data)
+    rows = _sample(X.shape[0], fraction, seed)
+    model = SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=5, tol=None, random_state=seed)
+    model.fit(X[rows], y[rows])
+    return _submit(data, model.predict_proba(X_test)[:, 1])
+
+
+def _naive_bayes(data: CompetitionData, fraction: float, alpha: float, bernoulli: bool = False,
+                 calibrated: bool = True, without: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Naive Bayes on the one-hot counts of the fields (multinomial, or Bernoulli: absent levels count too).
+
+    Its rare levels make it far too sure of itself: `calibrated` maps its log-odds through a sigmoid
+    fitted out of fold (Platt scaling).
+    """
+    X, X_test = _onehot(str(data.public_dir), (), without)
+    _, y, _, _ = _load(data)
+    rows = _sample(X.shape[0], fraction, 0)
+    model = BernoulliNB(alpha=alpha) if bernoulli else MultinomialNB(alpha=alpha)
+    if calibrated:
+        model = CalibratedClassifierCV(model, method="sigmoid", cv=3)
+    model.fit(X[rows], y[rows])
+    return _submit(data, model.predict_proba(X_test)[:, 1])
+
+
+def _stacked_rates(data: CompetitionData, fraction: float, C: float = 1.0) -> pd.DataFrame:
+    """Logistic regression on the fields' click-rate log-odds: naive Bayes with a learned weight per field."""
+    X, y, X_test, _ = _load(data)
+    columns = [f"{f}_rate" for f in FIELDS]
+
+    def logits(frame: pd.DataFrame) -> np.ndarray:
+        rates = np.clip(frame[columns].to_numpy(), 1e-4, 1 - 1e-4)
+        return np.log(rates / (1 - rates))
+
+    rows = _sample(len(y), fraction, 0)
+    model = LogisticRegression(C=C, max_iter=500).fit(logits(X.iloc[rows]), y[rows])
+    return _submit(data, model.predict_proba(logits(X_test))[:, 1])
+
+
+def _extra_trees(data: CompetitionData, fraction: float, leaf: int) -> pd.DataFrame:
+    X, y, X_test, _ = _load(data)
+    rows = _sample(len(y), fraction, 0)
+    model = ExtraTreesClassifier(n_estimators=40, min_samples_leaf=leaf, max_features=0.5, random_state=0)
+    model.fit(X.iloc[rows], y[rows])
+    return _submit(data, model.predict_proba(X_test)[:, 1])
+
+
 def _columns(X: pd.DataFrame, without: tuple[str, ...], kinds: tuple[str, ...]) -> list[str]:
     """The encodings (`_count`, `_rate`, `_code`) of `kinds`, leaving out the fields `without`."""
     return [c for c in X.columns if c in ("hour_of_day", "day")
@@ -127,21 +210,22 @@ def _columns(X: pd.DataFrame, without: tuple[str, ...], kinds: tuple[str, ...]) 
 
 @functools.lru_cache(maxsize=64)
 def _boosted(folder: str, fraction: float, seed: int, tuned: bool, without: tuple[str, ...],
-             kinds: tuple[str, ...]) -> np.ndarray:
+             kinds: tuple[str, ...], depth: int | None = None) -> np.ndarray:
     X, y, X_test, _ = _encoded(folder)
     columns = _columns(X, without, kinds)
     rows = _sample(len(y), fraction, seed)
     model = HistGradientBoostingClassifier(
         learning_rate=0.1 if tuned else 0.15, max_iter=200 if tuned else 100, max_leaf_nodes=63 if tuned else 31,
         min_samples_leaf=200 if tuned else 20, l2_regularization=1.0 if tuned else 0.0,
-        early_stopping=tuned, validation_fraction=0.05, n_iter_no_change=20, random_state=seed)
+        max_depth=depth, early_stopping=tuned, validation_fraction=0.05, n_iter_no_change=20, random_state=seed)
     model.fit(X.loc[rows, columns], y[rows])
     return model.predict_proba(X_test[columns])[:, 1]
 
 
 def _boost(data: CompetitionData, fraction: float = 1.0, seed: int = 0, tuned: bool = False,
-           without: tuple[str, ...] = (), kinds: tuple[str, ...] = ("count", "rate", "code")) -> pd.DataFrame:
-    return _submit(data, _boosted(str(data.public_dir), fraction, seed, tuned, without, kinds))
+           without: tuple[str, ...] = (), kinds: tuple[str, ...] = ("count", "rate", "code"),
+           depth: int | None = None) -> pd.DataFrame:
+    return _submit(data, _boosted(str(data.public_dir), fraction, seed, tuned, without, kinds, depth))
 
 
 def _pct(fraction: float) -> str:
@@ -200,6 +284,40 @@ def rungs(data: CompetitionData) -> list[ladder.Rung]:
     for field in HIGH:
         out.append(Rung(f"hgb_no_{field}_5pct", f"gradient boosting without {field}, 5% of the rows",
                         submit=p(_boost, fraction=0.05, without=(field,)), fraction=0.05))
+    for fraction in (0.1, 1.0):  # naive Bayes proper, on one-hot counts (no smoothing towards the mean)
+        for alpha in (1.0, 10.0):
+            out.append(Rung(f"naive_bayes_alpha{alpha:g}_{_pct(fraction)}",
+                            f"multinomial naive Bayes on one-hot fields, smoothing {alpha:g}, Platt-calibrated",
+                            submit=p(_naive_bayes, fraction=fraction, alpha=alpha), fraction=fraction))
+    out.append(Rung("naive_bayes_bernoulli_100pct", "Bernoulli naive Bayes on one-hot fields, Platt-calibrated",
+                    submit=p(_naive_bayes, fraction=1.0, alpha=1.0, bernoulli=True)))
+    out.append(Rung("naive_bayes_low_cardinality", "multinomial naive Bayes on the low-cardinality fields, uncalibrated",
+                    submit=p(_naive_bayes, fraction=1.0, alpha=1.0, calibrated=False, without=tuple(HIGH))))
+    for fraction in (0.001, 0.01, 0.1, 1.0):
+        out.append(Rung(f"stacked_rates_logistic_{_pct(fraction)}",
+                        "logistic regression on the fields' click-rate log-odds (a weight per field)",
+                        submit=p(_stacked_rates, fraction=fraction), fraction=fraction))
+    for fraction in (0.1, 1.0):
+        out.append(Rung(f"linear_hour_crosses_{_pct(fraction)}",
+                        "logistic regression on one-hot fields and site/app category x hour crosses",
+                        submit=p(_onehot_linear, fraction=fraction, crosses=HOUR_CROSSES), fraction=fraction))
+    for fraction in (0.03, 0.3, 1.0):
+        out.append(Rung(f"linear_pair_crosses_{_pct(fraction)}",
+                        "logistic regression on one-hot fields, hour and placement crosses",
+                        submit=p(_onehot_linear, fraction=fraction, crosses=PAIR_CROSSES), fraction=fraction))
+    for field in ("user_id", "creative_id"):
+        out.append(Rung(f"linear_onehot_no_{field}", f"logistic regression on one-hot fields without {field}",
+                        submit=p(_onehot_linear, fraction=1.0, without=(field,))))
+    for depth in (2, 4):
+        for fraction in (0.02, 0.05):
+            out.append(Rung(f"hgb_depth{depth}_{_pct(fraction)}", f"gradient boosting on the encodings, depth {depth}",
+                            submit=p(_boost, fraction=fraction, depth=depth), fraction=fraction))
+    for fraction, leaf in ((0.02, 50), (0.05, 100)):
+        out.append(Rung(f"extra_trees_{_pct(fraction)}", f"extremely randomised trees on the encodings, leaves of {leaf}",
+                        submit=p(_extra_trees, fraction=fraction, leaf=leaf), fraction=fraction))
+    for seed in (1, 2):
+        out.append(Rung(f"hashed_linear_10pct_seed{seed}", "logistic regression on hashed one-hot fields, another sample",
+                        submit=p(_linear, fraction=0.1, alpha=1e-4, seed=seed), fraction=0.1, seed=seed))
     out.append(Rung("hashed_linear_weak_l2", "logistic regression on hashed fields, weak L2 (over-fits)",
                     submit=p(_linear, fraction=1.0, alpha=1e-6)))
     for fraction in (0.01, 0.05, 0.1, 0.2):  # a 1/5 sample of a million rows: boosting stays minutes on a laptop
