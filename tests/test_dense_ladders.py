@@ -157,6 +157,16 @@ def test_an_interrupted_build_resumes_from_its_cache(toy: CompetitionData, tmp_p
     assert calls == ["c1", "c2", "c3", "c4"], "new data empties the cache"
 
 
+def test_an_entry_named_with_a_dot_is_cached_under_its_own_name(tmp_path: Path) -> None:
+    """`shrink_0.5` and `shrink_0.7` once shared one file (`shrink_0.json`) that neither could read back."""
+    cache = EntryCache(tmp_path / "cache", "v1")
+    for name, score in (("shrink_0.5", 0.5), ("shrink_0.7", 0.7)):
+        cache.put(name, "key", {"entry": name, "score": score}, np.array([score]))
+    reread = EntryCache(tmp_path / "cache", "v1")
+    assert [reread.get(n, "key")["score"] for n in ("shrink_0.5", "shrink_0.7")] == [0.5, 0.7]
+    assert reread.prediction("shrink_0.7").tolist() == [0.7] and len(reread) == 2
+
+
 def test_dummy_floor_and_stats_on_a_toy(toy: CompetitionData, tmp_path: Path) -> None:
     features = Features.from_data(toy)
     rungs = dense_rungs(features)

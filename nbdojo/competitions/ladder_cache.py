@@ -43,9 +43,13 @@ class EntryCache:
         if not stamp.is_file():
             stamp.write_text(fingerprint + "\n")
 
+    def _path(self, name: str, suffix: str) -> Path:
+        """`name`'s file: the suffix is appended (`Path.with_suffix` would cut a name like `shrink_0.5` short)."""
+        return self.folder / f"{_safe(name)}{suffix}"
+
     def get(self, name: str, key: str) -> dict[str, Any] | None:
         """The cached row of `name` if it was scored with the recipe `key`, else None."""
-        path = self.folder / f"{_safe(name)}.json"
+        path = self._path(name, ".json")
         if not path.is_file():
             return None
         record = json.loads(path.read_text())
@@ -53,22 +57,21 @@ class EntryCache:
 
     def prediction(self, name: str) -> np.ndarray | None:
         """The cached test-row predictions of `name` (floats, or strings for labels and rankings)."""
-        path = self.folder / f"{_safe(name)}.npy"
+        path = self._path(name, ".npy")
         return np.load(path, allow_pickle=False) if path.is_file() else None
 
     def put(self, name: str, key: str, row: dict[str, Any], prediction: np.ndarray | None) -> None:
         """Store a finished entry; the row is written last, so a half-written entry is never read."""
-        base = self.folder / _safe(name)
         if prediction is not None:
             values = np.asarray(prediction)
             if values.dtype.kind not in "fiub":
                 values = values.astype(str)
-            tmp = base.with_suffix(".tmp.npy")
+            tmp = self._path(name, ".tmp.npy")
             np.save(tmp, values, allow_pickle=False)
-            os.replace(tmp, base.with_suffix(".npy"))
-        tmp = base.with_suffix(".json.tmp")
+            os.replace(tmp, self._path(name, ".npy"))
+        tmp = self._path(name, ".json.tmp")
         tmp.write_text(json.dumps({"key": key, "row": _plain(row)}, allow_nan=True))
-        os.replace(tmp, base.with_suffix(".json"))
+        os.replace(tmp, self._path(name, ".json"))
 
     def __len__(self) -> int:
         return sum(1 for _ in self.folder.glob("*.json"))
