@@ -145,6 +145,37 @@ def test_concordance_matches_scikit_survival() -> None:
     assert METRICS["concordance"](survival_answer(time, event), -risk) == pytest.approx(1 - expected, abs=0.05)
 
 
+def _concordance_by_pairs(signed: np.ndarray, risk: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Harrell's C's weighted (concordant, comparable) counts by looking at every pair: the O(n^2) definition."""
+    time, event = np.abs(signed), signed > 0
+    concordant = pairs = 0.0
+    for i in np.flatnonzero(event):
+        later = (time > time[i]) | ((time == time[i]) & ~event)
+        pairs += weight[i] * weight[later].sum()
+        concordant += weight[i] * (weight[later] * ((risk[i] > risk[later]) + 0.5 * (risk[i] == risk[later]))).sum()
+    return concordant, pairs
+
+
+def test_concordance_counts_every_pair_as_the_definition_does() -> None:
+    """The vectorised pair counts against the O(n^2) definition, exactly: random small sets with tied times and
+    risks, censoring at an event's time, rows of weight 0 or drawn twice (a bootstrap resample's weights)."""
+    from nbdojo.grading.metrics import concordance_pairs
+
+    local = np.random.default_rng(12)
+    for _ in range(300):
+        n = int(local.integers(2, 50))
+        time = local.integers(1, int(local.integers(2, 15)), n).astype(float)
+        signed = np.where(local.random(n) < local.random(), time, -time)
+        risk = np.round(local.normal(size=n), int(local.integers(0, 2)))
+        weights = local.integers(0, 3, (3, n))
+        concordant, pairs = concordance_pairs(signed, risk, weights)
+        for k in range(3):
+            assert (concordant[k], pairs[k]) == _concordance_by_pairs(signed, risk, weights[k])
+        expected = _concordance_by_pairs(signed, risk, np.ones(n))
+        if expected[1]:
+            assert METRICS["concordance"](signed, risk) == expected[0] / expected[1]
+
+
 def test_undefined_values_raise_value_error() -> None:
     with pytest.raises(ValueError):
         METRICS["rmsle"]([1.0], [-2.0])

@@ -129,54 +129,74 @@ def survival_answer(time: Any, event: Any) -> np.ndarray:
     return np.where(e, t, -t)
 
 
-def _concordance(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Harrell's C: among pairs (i, j) with an event at t_i < t_j (or t_i = t_j, j censored), the share where
-    risk_i > risk_j (ties 1/2).
+def _blocks(new_block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows in sorted order, where each row's block starts and where it ends (one past its last row)."""
+    starts = np.flatnonzero(new_block)
+    block = np.cumsum(new_block) - 1
+    return starts[block], np.append(starts[1:], len(new_block))[block]
 
-    `y_true` is `survival_answer(time, event)`. Times are swept from the latest down, with a Fenwick
-    tree over risk ranks of the rows still at risk later, so it is O(n log n).
+
+def _running(values: np.ndarray) -> np.ndarray:
+    """Along the last axis, sums of the first 0, 1, ..., n entries."""
+    exact = values.dtype.kind in "biu"
+    out = np.zeros((*values.shape[:-1], values.shape[-1] + 1), dtype=np.int64 if exact else float)
+    np.cumsum(values, axis=-1, out=out[..., 1:])
+    return out
+
+
+def concordance_pairs(y_true: Any, y_pred: Any, weights: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Harrell's C's (concordant, comparable) pair counts, a pair weighing its two rows' weights multiplied.
+
+    `weights` is (rows,) or (resamples, rows) (a row of weights per bootstrap resample); the counts are one per
+    resample. With the time key 2 * rank(time) + censored, the pairs are (event i, any j with a larger key),
+    and concordant = (pairs + S) / 2 where S sums sign(risk_i - risk_j) over them. S splits by the highest
+    bit in which the two keys differ (j has it, i not, the bits above shared): with the rows sorted by
+    (shared bits, risk), a running sum of the j side's weights gives every i the weight below and above its
+    risk. From the top bit down, each level's order is the last one split stably by one more bit: O(n) per
+    bit of the time key, all in numpy, and exact for integer weights.
     """
     signed, risk = _floats(y_true, y_pred)
     time, event = np.abs(signed), signed > 0
     if (time == 0).any():
         raise ValueError("survival times must be positive")
-    ranks = np.unique(risk, return_inverse=True)[1] + 1  # 1..m
-    tree = np.zeros(int(ranks.max()) + 1 if len(ranks) else 1, dtype=np.int64)
+    w = np.ones((1, len(time)), dtype=np.int64) if weights is None else np.asarray(weights).reshape(-1, len(time))
+    key = 2 * np.unique(time, return_inverse=True)[1].ravel() + ~event
+    rank = np.unique(risk, return_inverse=True)[1].ravel()
+    by_key = np.argsort(key, kind="stable")
+    later = _running(w[:, by_key])
+    events = np.flatnonzero(event)
+    up_to = np.searchsorted(key[by_key], key[events], side="right")  # rows with a key up to each event's
+    pairs = (w[:, events] * (later[:, -1:] - later[:, up_to])).sum(axis=1)
+    signs = np.zeros_like(pairs)
+    order = np.argsort(rank, kind="stable")  # by (key >> top bit, risk): by risk
+    key, rank, event, w = key[order], rank[order], event[order], w[:, order]  # kept in that order from here on
+    for bit in reversed(range(max(int(key.max(initial=0)).bit_length(), 1))):
+        shared, has_bit = key >> (bit + 1), (key >> bit) & 1 == 1
+        new_group = np.r_[True, shared[1:] != shared[:-1]]
+        group_start, group_end = _blocks(new_group)
+        tie_start, tie_end = _blocks(new_group | np.r_[True, rank[1:] != rank[:-1]])
+        asks = np.flatnonzero(~has_bit & event)  # the i side: events without the bit
+        j_before = _running(has_bit.astype(np.int64))  # j-side rows before each position
+        j_running = _running(w[:, has_bit])
+        below_tie, below_group, to_group_end, to_tie_end = (
+            np.take(j_running, j_before[at[asks]], axis=1) for at in (tie_start, group_start, group_end, tie_end))
+        signs += (w[:, asks] * ((below_tie - below_group) - (to_group_end - to_tie_end))).sum(axis=1)
+        ones_before = j_before[:-1] - j_before[group_start]  # split each group stably: rows without the bit first
+        zeros = (group_end - group_start) - (j_before[group_end] - j_before[group_start])
+        to = group_start + np.where(has_bit, zeros + ones_before, np.arange(len(key)) - group_start - ones_before)
+        source = np.empty_like(to)
+        source[to] = np.arange(len(to))
+        key, rank, event, w = key[source], rank[source], event[source], np.take(w, source, axis=1)
+    return (pairs + signs) / 2, pairs
 
-    def below(r: int) -> int:  # rows inserted with rank <= r
-        total = 0
-        while r > 0:
-            total += int(tree[r])
-            r -= r & -r
-        return total
 
-    def insert(r: int) -> None:
-        while r < len(tree):
-            tree[r] += 1
-            r += r & -r
-
-    concordant = pairs = 0.0
-    order = np.argsort(-time, kind="stable")
-    inserted, start = 0, 0
-    while start < len(order):
-        stop = start
-        while stop < len(order) and time[order[stop]] == time[order[start]]:
-            stop += 1
-        group = order[start:stop]
-        censored, events = group[~event[group]], group[event[group]]
-        for i in censored:  # a row censored at t lasted longer than an event at t
-            insert(int(ranks[i]))
-        for i in events:  # each event against every row known to last longer
-            lower, not_higher = below(int(ranks[i]) - 1), below(int(ranks[i]))
-            concordant += lower + 0.5 * (not_higher - lower)
-            pairs += inserted + len(censored)
-        for i in events:
-            insert(int(ranks[i]))
-        inserted += len(group)
-        start = stop
-    if pairs == 0:
+def _concordance(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Harrell's C: among pairs (i, j) with an event at t_i < t_j (or t_i = t_j, j censored), the share where
+    risk_i > risk_j (ties 1/2). `y_true` is `survival_answer(time, event)`."""
+    concordant, pairs = concordance_pairs(y_true, y_pred)
+    if pairs[0] == 0:
         raise ValueError("the concordance index needs a pair with an event before a later time")
-    return float(concordant / pairs)
+    return float(concordant[0] / pairs[0])
 
 
 def ranked_items(text: Any) -> list[str]:

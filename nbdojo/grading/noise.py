@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nbdojo.grading.metrics import METRICS, Metric, average_precision_at_k, ranked_items
+from nbdojo.grading.metrics import METRICS, Metric, average_precision_at_k, concordance_pairs, ranked_items
 
 __all__ = ["DEFAULT_N_BOOT", "DEFAULT_SEED", "bootstrap_scores", "bootstrap_se"]
 
@@ -127,46 +127,14 @@ def _r2(y: np.ndarray, p: np.ndarray) -> _Blockwise:
 
 
 def _concordance(y_true: np.ndarray, y_pred: np.ndarray) -> _Blockwise:
-    """Harrell's C of every resample at once: the metric's sweep from the latest time down, its Fenwick tree over
-    risk ranks holding one weight (times drawn) per resample, so the Python loop runs once, not once per resample."""
-    signed, risk = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-    time, event = np.abs(signed), signed > 0
-    ranks = np.unique(risk, return_inverse=True)[1].ravel() + 1
-    order = np.argsort(-time, kind="stable")
-    cuts = np.flatnonzero(np.diff(time[order]) != 0) + 1
-    groups = [(g[~event[g]], g[event[g]]) for g in np.split(order, cuts)]
-    n = len(time)
+    """Harrell's C of every resample of a block at once: the metric's own pair counts, with a row of weights (the
+    times each row was drawn) per resample."""
+    n = len(y_true)
 
     def fn(idx: np.ndarray) -> np.ndarray:
         offsets = (np.arange(idx.shape[0]) * n)[:, None]
         weight = np.bincount((idx + offsets).ravel(), minlength=idx.shape[0] * n).reshape(idx.shape[0], n)
-        weight = np.ascontiguousarray(weight.T.astype(float))  # (rows, resamples)
-        tree = np.zeros((int(ranks.max()) + 1, idx.shape[0]))
-        concordant, pairs, inserted = (np.zeros(idx.shape[0]) for _ in range(3))
-
-        def below(r: int) -> np.ndarray:
-            total = np.zeros(idx.shape[0])
-            while r > 0:
-                total += tree[r]
-                r -= r & -r
-            return total
-
-        def insert(r: int, w: np.ndarray) -> None:
-            while r < len(tree):
-                tree[r] += w
-                r += r & -r
-
-        for censored, events in groups:
-            for i in censored:
-                insert(int(ranks[i]), weight[i])
-            later = inserted + weight[censored].sum(axis=0)
-            for i in events:
-                lower, not_higher = below(int(ranks[i]) - 1), below(int(ranks[i]))
-                concordant += weight[i] * (lower + 0.5 * (not_higher - lower))
-                pairs += weight[i] * later
-            for i in events:
-                insert(int(ranks[i]), weight[i])
-            inserted = later + weight[events].sum(axis=0)
+        concordant, pairs = concordance_pairs(y_true, y_pred, weight.astype(np.int32))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(pairs > 0, concordant / pairs, np.nan)
     return fn
@@ -244,10 +212,7 @@ def bootstrap_scores(
         return np.full(n_boot, np.nan)
     fast = _blockwise(m, y_true, y_pred) if vectorised else None
     scorer = fast if fast is not None else _one_by_one(m, y_true, y_pred)
-    blocks = list(_indices(len(y_true), n_boot, seed))
-    if m.name == "concordance" and fast is not None:  # its loop runs over rows: all resamples in one pass
-        blocks = [np.concatenate(blocks)]
-    return np.concatenate([scorer(idx) for idx in blocks]).astype(float)
+    return np.concatenate([scorer(idx) for idx in _indices(len(y_true), n_boot, seed)]).astype(float)
 
 
 def bootstrap_se(
