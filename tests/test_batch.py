@@ -89,13 +89,15 @@ def test_each_worker_kernel_gets_its_own_cpus_and_thread_count(prepared_home, tm
         assert isinstance(outcome, EpisodeResult), outcome
         text = "".join("".join(o.get("text", "")) for c in nbformat.read(str(outcome.notebook), as_version=4).cells
                        if c.cell_type == "code" for o in c.get("outputs", []))
-        cpus, omp = re.search(r"CPUS (\[[\d, ]*\]) OMP (\d+)", text).groups()
+        match = re.search(r"CPUS (\[[\d, ]*\]) OMP (\d+)", text)
+        assert match, text
+        cpus, omp = match.groups()
         seen.append(set(json.loads(cpus)))
-        assert int(omp) == len(seen[-1])
+        assert int(omp) == len(seen[-1]), (omp, seen)
     share = max(1, len(os.sched_getaffinity(0)) // 2)
-    assert [len(s) for s in seen] == [share, share]
+    assert [len(s) for s in seen] == [share, share], (seen, sorted(os.sched_getaffinity(0)))
     if len(os.sched_getaffinity(0)) >= 2:
-        assert not seen[0] & seen[1]
+        assert not seen[0] & seen[1], seen
 
 
 def test_run_episodes_in_a_script_without_a_main_guard(prepared_home, tmp_path):
