@@ -77,7 +77,7 @@ def test_list_and_get() -> None:
     assert spec.id_column == "id" and spec.target_columns == ("default",)
     assert spec.public_fraction == 0.3 and spec.source == "seeded synthetic generator (nbdojo)"
     assert spec.folder.name == COMP and spec.leaderboard_path == spec.folder / "leaderboard.csv"
-    assert spec.extra["rows"] == {"train": 40000, "test": 30000}
+    assert spec.extra["rows"] == {"train": 40000, "test": 75000}
     assert "ROC" in spec.description and "## Submission format" in spec.description
 
 
@@ -228,7 +228,7 @@ def test_loan_default_shape_missingness_and_imbalance(loan_default_data: Competi
     train = pd.read_csv(loan_default_data.train_path)
     test = pd.read_csv(loan_default_data.test_path)
     sample = pd.read_csv(loan_default_data.sample_submission_path)
-    assert train.shape == (40_000, 24) and test.shape == (30_000, 23)
+    assert train.shape == (40_000, 24) and test.shape == (75_000, 23)
     assert "default" not in test.columns and list(sample.columns) == ["id", "default"]
     assert set(train.columns) - set(test.columns) == {"default"}
     assert train["id"].str.fullmatch(r"L\d{6}").all() and not set(train["id"]) & set(test["id"])

@@ -422,7 +422,7 @@ def test_a_whole_episode_survives_server_failures_and_records_thoughts_and_usage
                         "Check the file.", "Submit it."]
     code = [c for c in steps if c.metadata["nbdojo"]["action"] == "execute_code"]
     assert [c.metadata["nbdojo"]["status"] for c in code] == ["ok", "ok"]
-    assert code[1].source == WRITE_SUBMISSION and "wrote 30000 rows" in code[1].outputs[0]["text"]
+    assert code[1].source == WRITE_SUBMISSION and "wrote 75000 rows" in code[1].outputs[0]["text"]
     invalid = [c for c in steps if c.metadata["nbdojo"]["action"] == "invalid"]
     assert len(invalid) == 1 and invalid[0].metadata["nbdojo"]["raw"] == {"reply": "{not json at all"}
     usage = {c.metadata["nbdojo"]["step"]: c.metadata["nbdojo"]["usage"] for c in steps
@@ -449,7 +449,7 @@ def _adaptive(body: dict) -> dict:
     if "-> error" in last:
         return text('The column is `id`, fix it.\n```json\n' + json.dumps(
             {"action": "execute_code", "code": WRITE_SUBMISSION}) + "\n```")
-    if "wrote 30000 rows" in last:
+    if "wrote 75000 rows" in last:
         return text('```json\n{"action": "validate"}\n```')
     return text("Write a first submission.\n```json\n" + json.dumps(
         {"action": "execute_code", "code": WRITE_SUBMISSION.replace('test["id"]', 'test["ID"]')}) + "\n```")
