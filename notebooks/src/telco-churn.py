@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Telecom Customer Churn (real customers): a reference solution
 #
-# **Task.** The probability that each of 108,000 telecom customers left (each redrawn from one of 3,000 real
+# **Task.** The probability that each of 180,000 telecom customers left (each redrawn from one of 3,000 real
 # held-out customers and a similar one). **Metric:** ROC-AUC,
 # so the order of the predictions is what counts.
 #
