@@ -253,7 +253,7 @@ def test_answers_have_a_seeded_public_private_split(loan_default_data: Competiti
     assert list(answers.columns) == ["id", "default", "Usage"]
     assert set(answers["id"]) == set(test["id"]) and answers["id"].is_unique
     assert set(answers["default"]) == {0, 1}
-    assert answers["Usage"].value_counts().to_dict() == {"Private": 21000, "Public": 9000}
+    assert answers["Usage"].value_counts().to_dict() == {"Private": 52500, "Public": 22500}
     public = answers[answers["Usage"] == "Public"]
     assert abs(public["default"].mean() - answers["default"].mean()) < 0.03
 
@@ -341,7 +341,7 @@ def test_cli_show_prepare_and_leaderboard(prepared_home: Path) -> None:
 
     runner, env = CliRunner(), {"COLUMNS": "220"}
     shown = runner.invoke(app, ["competitions", "show", COMP], env=env)
-    assert shown.exit_code == 0 and "roc_auc (higher is better)" in shown.output and "40k/30k" in shown.output
+    assert shown.exit_code == 0 and "roc_auc (higher is better)" in shown.output and "40k/75k" in shown.output
     prepared = runner.invoke(app, ["competitions", "prepare", COMP], env=env)
     assert prepared.exit_code == 0 and f"✓ {COMP}" in prepared.output  # already built: verified, not rebuilt
     board = runner.invoke(app, ["competitions", "leaderboard", COMP, "--top", "5"], env=env)
