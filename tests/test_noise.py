@@ -113,3 +113,18 @@ def test_a_survival_grade_pays_well_under_a_second() -> None:
 def test_a_100k_row_grade_pays_well_under_a_second() -> None:
     y_true, y_pred = _case("roc_auc", 100_000)
     assert _fastest_of_three("roc_auc", y_true, y_pred) < 2.0  # the slowest fast path; ~0.35 s on an idle core
+
+
+def test_a_big_survival_test_is_bootstrapped_on_a_scaled_subsample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Harrell's C above its row cap: a seeded subsample's error scaled by sqrt(cap / rows), close to the full one."""
+    from nbdojo.grading import noise
+
+    y_true, y_pred = _case("concordance", 40_000)
+    full = bootstrap_se("concordance", y_true, y_pred, max_rows=10**9)
+    scaled = bootstrap_se("concordance", y_true, y_pred, max_rows=10_000)
+    assert scaled == pytest.approx(full, rel=0.2) and scaled != full
+    keep = np.sort(np.random.default_rng(0).choice(40_000, size=10_000, replace=False))
+    assert scaled == bootstrap_se("concordance", y_true[keep], y_pred[keep]) * math.sqrt(10_000 / 40_000)
+    monkeypatch.setitem(noise.SUBSAMPLED, "concordance", 10_000)  # the default cap is the metric's own
+    assert bootstrap_se("concordance", y_true, y_pred) == scaled
+    assert bootstrap_se("rmse", *_case("rmse", 20_000)) == bootstrap_se("rmse", *_case("rmse", 20_000), max_rows=10**9)

@@ -19,7 +19,7 @@ import numpy as np
 
 from nbdojo.grading.metrics import METRICS, Metric, average_precision_at_k, concordance_pairs, ranked_items
 
-__all__ = ["DEFAULT_N_BOOT", "DEFAULT_SEED", "bootstrap_scores", "bootstrap_se"]
+__all__ = ["DEFAULT_N_BOOT", "DEFAULT_SEED", "SUBSAMPLED", "bootstrap_scores", "bootstrap_se"]
 
 DEFAULT_N_BOOT = 200
 DEFAULT_SEED = 0
@@ -27,6 +27,10 @@ DEFAULT_SEED = 0
 BLOCK = 25
 #: Fewer scorable resamples than this and the error is reported as NaN.
 MIN_RESAMPLES = 10
+#: Metrics whose resamples stay costly at scale, and the rows their bootstrap is held to: above it, the error
+#: is a seeded subsample's, scaled by sqrt(subsample / rows), as these scores' errors shrink with the square
+#: root of the rows. Harrell's C on flc-survival's 457,000 private rows: 15 s in full, about 3 s this way.
+SUBSAMPLED: dict[str, int] = {"concordance": 100_000}
 
 _Blockwise = Callable[[np.ndarray], np.ndarray]  # (block, n) row indices -> (block,) scores
 
@@ -217,12 +221,22 @@ def bootstrap_scores(
 
 def bootstrap_se(
     metric: Metric | str, y_true: Any, y_pred: Any, *, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED,
+    max_rows: int | None = None,
 ) -> float:
     """Bootstrap standard error of `metric(y_true, y_pred)`: the spread of the score over resampled rows.
 
     Rows are drawn with replacement `n_boot` times from a generator seeded with `seed`; the result is the
     sample standard deviation of the scores, or NaN when fewer than MIN_RESAMPLES resamples can be scored.
+    Above `max_rows` rows (by default `SUBSAMPLED`'s cap for the metric, else none) the error is that of a
+    seeded subsample of `max_rows` rows, scaled by sqrt(max_rows / rows).
     """
-    scores = bootstrap_scores(metric, y_true, y_pred, n_boot=n_boot, seed=seed)
+    m = _metric(metric)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    cap = SUBSAMPLED.get(m.name) if max_rows is None else max_rows
+    if cap is not None and len(y_true) == len(y_pred) and len(y_true) > cap:
+        keep = np.sort(np.random.default_rng(seed).choice(len(y_true), size=cap, replace=False))
+        return bootstrap_se(m, y_true[keep], y_pred[keep], n_boot=n_boot, seed=seed, max_rows=cap) * math.sqrt(
+            cap / len(y_true))
+    scores = bootstrap_scores(m, y_true, y_pred, n_boot=n_boot, seed=seed)
     scores = scores[np.isfinite(scores)]
     return float(np.std(scores, ddof=1)) if scores.size >= MIN_RESAMPLES else math.nan
