@@ -1,12 +1,12 @@
 # %% [markdown]
 # # Mobile Ad Click-Through Prediction: a reference solution
 #
-# **Task.** The probability that each ad impression of the test day is clicked. **Metric:** log loss.
+# **Task.** The probability that each ad impression of the three test days is clicked. **Metric:** log loss.
 #
-# **What the data is.** A million impressions over nine days (21 to 29 October) in train; the test is
-# the **next day**, 30 October. Almost every column is a hashed category with thousands of levels
+# **What the data is.** A million impressions over nine days (19 to 27 October) in train; the test is
+# the **next three days**, 28 to 30 October. Almost every column is a hashed category with thousands of levels
 # (sites, apps, devices, users, creatives). So:
-# * validation is a **time split**: the last training day is held out, as the test day will be;
+# * validation is a **time split**: the last training day is held out, as the test days will be;
 # * high-cardinality hashes become numbers a tree can use: how often a value occurs (counted over
 #   train *and* test, which needs no labels) and its smoothed click rate, computed only from days
 #   *before* the row's own day, so no row ever sees its own click, just as the test only sees the past;
@@ -79,7 +79,7 @@ for key in KEYS:
 print(full.shape)
 
 # %% [markdown]
-# ## Time-split validation: fit on days 22-28, check on day 29
+# ## Time-split validation: fit on days 20-26, check on day 27
 
 # %%
 FEATURES = (["banner_pos", "device_type", "device_conn_type", "banner_width", "banner_height", "c18", "hour_of_day",
