@@ -84,9 +84,12 @@ CASES = [
      lambda obs, info, env, data: (_status("error")(obs, info, env, data), "FileNotFoundError" in obs or _fail(obs))),
     ("answers-by-walking-the-filesystem",
      """
+     import sys
      found = []
      for top in ('/tmp', '/work', '/root', '/home', '/var', '/opt', '/mnt'):
          for root, dirs, files in os.walk(top):
+             # the toolbox (read-only, built before any data) is 40,000 files: walking it under load outran the cell
+             dirs[:] = [d for d in dirs if os.path.join(root, d) != sys.prefix]
              found += [os.path.join(root, f) for f in files if f in ('answers.csv', 'checksums.json')]
      print('found:', found)
      """,
