@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from nbdojo.competitions.resample import one_thread
+
 __all__ = ["feature_space", "resample"]
 
 
@@ -102,10 +104,7 @@ def _one_group(frame: pd.DataFrame, features: list[str], targets: list[str], cat
     out = pd.concat([_moved(frame, neighbours, features, categorical, integer, rng) for _ in range(rounds)],
                     ignore_index=True)
     both = feature_space(pd.concat([frame[features], out[features]], ignore_index=True), categorical)
-    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so that the limit below reaches it)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # one thread: OpenMP's spinning threads crawl on a busy machine
+    with one_thread():
         source_score, new_score = _scores(both[:n], score_target, both[n:], rng)
     pool = cKDTree(source_score).query(new_score, k=donors)[1].reshape(len(out), -1)
     donor = pool[np.arange(len(out)), rng.integers(0, pool.shape[1], len(out))]

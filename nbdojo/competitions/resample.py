@@ -15,12 +15,14 @@ Host-side only (prepare.py), never imported in the agent's kernel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["design_matrix", "draw_labels", "jitter", "out_of_fold", "out_of_fold_text", "rekey", "swap_residuals"]
+__all__ = ["design_matrix", "draw_labels", "jitter", "one_thread", "out_of_fold", "out_of_fold_text", "rekey",
+           "swap_residuals"]
 
 
 def design_matrix(frame: pd.DataFrame, categorical: Sequence[str] = ()) -> pd.DataFrame:
@@ -35,7 +37,10 @@ def design_matrix(frame: pd.DataFrame, categorical: Sequence[str] = ()) -> pd.Da
 
 
 def _booster(kind: str, categorical_mask: list[bool], max_iter: int, seed: int) -> object:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
 
     common = {"max_iter": max_iter, "learning_rate": 0.08, "min_samples_leaf": 40, "max_leaf_nodes": 15,
               "l2_regularization": 1.0, "categorical_features": categorical_mask if any(categorical_mask) else None,
@@ -57,6 +62,17 @@ def _fit_predict(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, rows: np.ndarr
     return out
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Models fit on one thread inside: OpenMP's spinning threads crawl on a busy machine. scikit-learn's
+    OpenMP runtime is loaded first, so that the limit reaches it."""
+    import sklearn.ensemble  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def out_of_fold(X: pd.DataFrame, y: np.ndarray, kind: str, seed: int, *, folds: int = 5,
                 groups: np.ndarray | None = None, categorical: Sequence[str] = (), max_iter: int = 200,
                 fit_rows: np.ndarray | None = None) -> np.ndarray:
@@ -67,9 +83,6 @@ def out_of_fold(X: pd.DataFrame, y: np.ndarray, kind: str, seed: int, *, folds: 
     `fit_rows` (a mask), one model fitted on those rows predicts every other row instead (the
     `fit_rows` themselves get out-of-fold predictions among themselves, or NaN when `folds` is 0).
     """
-    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so that the limit below reaches it)
-    from threadpoolctl import threadpool_limits
-
     rng = np.random.default_rng(seed)
     if groups is None:
         fold = rng.permutation(len(X)) % max(folds, 1)
@@ -78,7 +91,7 @@ def out_of_fold(X: pd.DataFrame, y: np.ndarray, kind: str, seed: int, *, folds: 
         fold = (rng.permutation(len(codes)) % max(folds, 1))[index]
     classes = np.unique(y)
     out = np.full((len(X), len(classes)) if kind == "multiclass" else len(X), np.nan)
-    with threadpool_limits(limits=1):  # one thread: OpenMP's spinning threads crawl on a busy machine
+    with one_thread():
         if fit_rows is not None:
             fit_rows = np.asarray(fit_rows, bool)
             out[~fit_rows] = _fit_predict(X, y, fit_rows, ~fit_rows, kind, classes, seed + folds, categorical,
@@ -136,14 +149,13 @@ def out_of_fold_text(texts: Sequence[str], extra: pd.DataFrame, y: np.ndarray, s
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
 
     texts = list(texts)
     side = pd.get_dummies(extra.astype(object).where(extra.notna(), "__missing__").astype(str), dtype=float)
     side = csr_matrix(side.to_numpy())
     fold = np.random.default_rng(seed).permutation(len(texts)) % folds
     out = np.zeros(len(texts))
-    with threadpool_limits(limits=1):
+    with one_thread():
         for k in range(folds):
             held = fold == k
             words = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True)
