@@ -158,15 +158,14 @@ def _check_ids(ids: pd.Series, expected: pd.Series, id_column: str, name: str) -
     if len(dup):
         raise _fail(name, f"has {len(dup):,} duplicated {id_column} value(s), e.g. {_examples(dup.unique())}; "
                           "keep exactly one row per id of test.csv.")
-    present, wanted = set(ids), set(expected)
-    missing = [i for i in expected if i not in present]
-    extra = [i for i in ids if i not in wanted]
-    if len(ids) != len(expected) or missing or extra:
+    missing = expected[~expected.isin(ids)]  # hashed, in their files' order: a Python loop took 20 s on 2M ids
+    extra = ids[~ids.isin(expected)]
+    if len(ids) != len(expected) or len(missing) or len(extra):
         parts = []
-        if missing:
-            parts.append(f"{len(missing):,} id(s) of test.csv are missing, e.g. {_examples(missing)}")
-        if extra:
-            parts.append(f"{len(extra):,} id(s) are not in test.csv, e.g. {_examples(extra)}")
+        if len(missing):
+            parts.append(f"{len(missing):,} id(s) of test.csv are missing, e.g. {_examples(missing.iloc[:1])}")
+        if len(extra):
+            parts.append(f"{len(extra):,} id(s) are not in test.csv, e.g. {_examples(extra.iloc[:1])}")
         problem = (f"has {len(ids):,} rows but test.csv has {len(expected):,}" if len(ids) != len(expected)
                    else "does not have the ids of test.csv")
         raise _fail(name, f"{problem} ({'; '.join(parts)}); "
