@@ -1,10 +1,10 @@
 # %% [markdown]
 # # Industry Employment Forecasting: a reference solution
 #
-# **Task.** Forecast 24 months of employment for each of 160 monthly series, from 15 years of
-# history. **Metric:** SMAPE (in percent), every series weighing the same whatever its size: the
-# task is about *relative* errors, so everything below works on the log scale, relative to each
-# series' recent level.
+# **Task.** Forecast 24 months of employment for each of 480 monthly series (120 industries in
+# 4 regions), from 15 years of history. **Metric:** SMAPE (in percent), every series weighing the
+# same whatever its size: the task is about *relative* errors, so everything below works on the
+# log scale, relative to each series' recent level.
 #
 # **Plan.**
 # 1. Backtest the way the test is set: cut train 24 months before its end, forecast those 24 months
