@@ -14,6 +14,7 @@ nbformat v4 with no outputs, and validated; their metadata names the author, whi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -59,6 +60,8 @@ def parse(text: str) -> list[nbformat.NotebookNode]:
 def build(source: Path) -> Path:
     """Write `notebooks/<stem>.ipynb` from one source and return its path."""
     nb = new_notebook(cells=parse(source.read_text(encoding="utf-8")))
+    for number, cell in enumerate(nb.cells):  # ids from the content, so an unchanged cell keeps its id in diffs
+        cell.id = hashlib.sha256(f"{source.stem}/{number}/{cell.source}".encode()).hexdigest()[:8]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["authors"] = [{"name": AUTHOR}]

@@ -85,6 +85,16 @@ def test_a_notebook_is_what_its_source_builds(path: Path) -> None:
         f"{path.name} is stale: run scripts/build_notebooks.py {path.stem}")
 
 
+def test_a_rebuilt_notebook_is_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cell ids come from the cells, so rebuilding an unchanged source changes nothing in git."""
+    monkeypatch.setattr(build_notebooks, "OUT", tmp_path)
+    source = NOTEBOOKS / "src" / "penguins.py"
+    first = build_notebooks.build(source).read_bytes()
+    assert build_notebooks.build(source).read_bytes() == first
+    ids = [cell.id for cell in nbformat.reads(first.decode(), as_version=4).cells]
+    assert len(set(ids)) == len(ids)
+
+
 def test_the_percent_format_parser_splits_cells_and_tags() -> None:
     cells = build_notebooks.parse('"""doc"""\n# %% [markdown]\n# # Title\n#\n# text\n\n'
                                   '# %% tags=["parameters"]\nX = 1\n\n# %%\nprint(X)\n')
