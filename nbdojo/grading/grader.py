@@ -153,13 +153,26 @@ def _check_columns(present: list[str], spec: CompetitionSpec, name: str) -> None
         raise _fail(name, f"has unexpected column(s) {_names(extra)}; expected exactly: {want}.")
 
 
+def _isin(values: pd.Series, pool: pd.Series) -> np.ndarray:
+    """`values.isin(pool)` as booleans, hashed by Arrow where it is installed: pandas' own isin of Arrow strings
+    makes a Python scalar of every value of `pool` (20 s on doctor-visits' 2.9 million ids; Arrow: 1 s)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        return values.isin(pool).to_numpy(dtype=bool)
+    found = pc.is_in(pa.array(values, type=pa.string(), from_pandas=True),
+                     value_set=pa.array(pool, type=pa.string(), from_pandas=True))
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
 def _check_ids(ids: pd.Series, expected: pd.Series, id_column: str, name: str) -> None:
     dup = ids[ids.duplicated()]
     if len(dup):
         raise _fail(name, f"has {len(dup):,} duplicated {id_column} value(s), e.g. {_examples(dup.unique())}; "
                           "keep exactly one row per id of test.csv.")
-    missing = expected[~expected.isin(ids)]  # hashed, in their files' order: a Python loop took 20 s on 2M ids
-    extra = ids[~ids.isin(expected)]
+    missing = expected[~_isin(expected, ids)]  # in their files' order
+    extra = ids[~_isin(ids, expected)]
     if len(ids) != len(expected) or len(missing) or len(extra):
         parts = []
         if len(missing):
