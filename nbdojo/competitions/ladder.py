@@ -436,7 +436,8 @@ def build_ladder(
     extras = list(extra_entries)
     total = len(rungs) + len(extras)
     rows: list[dict[str, object]] = []
-    done: dict[str, np.ndarray] = {}
+    done: dict[str, np.ndarray] = {}  # the predictions a later blend reads; the others are dropped once scored
+    blended = {name for rung in rungs for name in rung.blend}  # (146 x 2.9M floats would be 3.4 GB)
     test_ids = pd.read_csv(data.test_path, usecols=[spec.id_column], dtype=str)[spec.id_column]
     limit = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
     with limit:
@@ -445,7 +446,7 @@ def build_ladder(
             key = rung_cache_key(rung)
             cached = cache.get(rung.name, key) if cache is not None else None
             if cached is not None:
-                prediction = cache.prediction(rung.name)
+                prediction = cache.prediction(rung.name) if rung.name in blended else None
                 if prediction is not None:
                     done[rung.name] = prediction
                 rows.append(cached)
@@ -456,16 +457,18 @@ def build_ladder(
                 submission = rung.submit(data)
                 aligned = submission.astype({spec.id_column: str}).set_index(spec.id_column).reindex(test_ids)
                 values = aligned[list(spec.target_columns)].to_numpy()
-                done[rung.name] = values[:, 0] if values.shape[1] == 1 else values
+                prediction = values[:, 0] if values.shape[1] == 1 else values
             else:
                 if rung.blend:
-                    done[rung.name] = _blend([done[name] for name in rung.blend], spec)
+                    prediction = _blend([done[name] for name in rung.blend], spec)
                 else:
-                    done[rung.name] = _fit_predict(rung, features(rung.drop), spec, done, threads)
-                submission = submission_frame(spec, test_ids, done[rung.name])
+                    prediction = _fit_predict(rung, features(rung.drop), spec, done, threads)
+                submission = submission_frame(spec, test_ids, prediction)
+            if rung.name in blended:
+                done[rung.name] = prediction
             row = score_entry(data, rung.name, submission, method=rung.method, fraction=rung.fraction, seed=rung.seed)
             if cache is not None:
-                cache.put(rung.name, key, row, done[rung.name])
+                cache.put(rung.name, key, row, prediction)
             rows.append(row)
             if progress:
                 progress(index, total, row, time.perf_counter() - started)
