@@ -378,6 +378,29 @@ def test_label_and_value_submissions(toys: dict[str, CompetitionData], tmp_path:
     assert grade(values, path, part="public").score > 1.0
 
 
+def test_answers_are_read_once_per_file_version(toys: dict[str, CompetitionData], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ladder build scores 100+ entries: answers.csv is read once, and read again when it is rewritten."""
+    from nbdojo.grading import grader
+
+    data = toys["toy-values"]
+    answers = pd.read_csv(data.answers_path)
+    submission = validate_submission(data, data.sample_submission_path)
+    reads = []
+    real_read_csv = pd.read_csv
+    monkeypatch.setattr(grader.pd, "read_csv", lambda path, *a, **k: reads.append(str(path)) or real_read_csv(path, *a, **k))
+    first = [score_submission(data, submission, part=part) for part in ("public", "private") for _ in range(3)]
+    assert len(set(first[:3])) == 1 and len(set(first[3:])) == 1
+    assert reads.count(str(data.answers_path)) <= 1
+    try:
+        answers.assign(y=answers["y"] + 1.0).to_csv(data.answers_path, index=False)  # a re-prepared answers file
+        assert score_submission(data, submission, part="private") != first[3]
+        assert reads.count(str(data.answers_path)) <= 2
+    finally:
+        answers.to_csv(data.answers_path, index=False)
+    assert score_submission(data, submission, part="private") == first[3]
+
+
 @pytest.mark.parametrize("cid", sorted(TOYS))
 def test_ladder_works_from_the_spec_alone(toys: dict[str, CompetitionData], cid: str) -> None:
     data = toys[cid]

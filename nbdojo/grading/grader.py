@@ -285,7 +285,7 @@ def validate_submission(data: CompetitionData, path: str | Path) -> pd.DataFrame
     if frame.empty:
         raise _fail(name, "has a header but no rows; write one row per id of test.csv.")
     ids = frame[spec.id_column].str.strip()
-    expected = pd.read_csv(data.sample_submission_path, usecols=[spec.id_column], dtype=str)[spec.id_column]
+    expected = _sample_ids(_stamp(data.sample_submission_path), spec.id_column)
     _check_ids(ids, expected, spec.id_column, name)
 
     out = pd.DataFrame({spec.id_column: ids})
@@ -328,17 +328,39 @@ def validate_submission(data: CompetitionData, path: str | Path) -> pd.DataFrame
 # --------------------------------------------------------------------------- scoring
 
 
-def _answers(data: CompetitionData) -> pd.DataFrame:
+def _stamp(path: Path) -> tuple[str, int, int, int]:
+    """What names a file's current contents for the caches below: a rewritten file is read again."""
+    st = path.stat()
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=2)
+def _answers_by_part(stamp: tuple[str, int, int, int], prediction: str, id_column: str,
+                     targets: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """{part: its rows of answers.csv}, read once per file version (a ladder build scores 100+ entries)."""
+    path = stamp[0]
+    if prediction == "ranking":
+        answers = pd.read_csv(path, dtype={c: str for c in (id_column, *targets)}, keep_default_na=False)
+    else:
+        answers = pd.read_csv(path, dtype={id_column: str})
+        if prediction == "label":
+            for column in targets:
+                if not pd.api.types.is_numeric_dtype(answers[column]):
+                    answers[column] = answers[column].astype(str).str.strip()
+    usage = answers[USAGE_COLUMN].str.strip().str.lower()
+    return {part: answers[usage == part].reset_index(drop=True) for part in PARTS}
+
+
+def _answers(data: CompetitionData, part: str) -> pd.DataFrame:
+    """The `part` rows of the answers (shared: never modify the frame)."""
     spec = data.spec
-    if spec.prediction == "ranking":
-        dtypes = {c: str for c in (spec.id_column, *spec.target_columns)}
-        return pd.read_csv(data.answers_path, dtype=dtypes, keep_default_na=False)
-    answers = pd.read_csv(data.answers_path, dtype={spec.id_column: str})
-    if spec.prediction == "label":
-        for column in spec.target_columns:
-            if not pd.api.types.is_numeric_dtype(answers[column]):
-                answers[column] = answers[column].astype(str).str.strip()
-    return answers
+    return _answers_by_part(_stamp(data.answers_path), spec.prediction, spec.id_column,
+                            tuple(spec.target_columns))[part]
+
+
+@functools.lru_cache(maxsize=2)
+def _sample_ids(stamp: tuple[str, int, int, int], id_column: str) -> pd.Series:
+    return pd.read_csv(stamp[0], usecols=[id_column], dtype=str)[id_column]
 
 
 def part_arrays(data: CompetitionData, submission: pd.DataFrame, part: str = "private",
@@ -347,8 +369,7 @@ def part_arrays(data: CompetitionData, submission: pd.DataFrame, part: str = "pr
     if part not in PARTS:
         raise ConfigError(f"part must be one of {', '.join(PARTS)}, not {part!r}.")
     spec = data.spec
-    answers = _answers(data)
-    answers = answers[answers[USAGE_COLUMN].str.strip().str.lower() == part]
+    answers = _answers(data, part)
     merged = answers.merge(submission, on=spec.id_column, how="left", suffixes=("_true", "_pred"))
     targets = list(spec.target_columns)
     y_true = merged[[f"{c}_true" for c in targets]].to_numpy()
