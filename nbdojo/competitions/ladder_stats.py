@@ -41,22 +41,14 @@ def drop_below_dummy(board: pd.DataFrame, dummy: str, spec: CompetitionSpec) -> 
 
 def private_se(data: CompetitionData, submission: pd.DataFrame) -> float:
     """Bootstrap standard error of a submission's private score, its rows resampled (seeded)."""
-    from nbdojo.grading.grader import _answers, validate_submission
+    from nbdojo.grading.grader import part_arrays, validate_submission
     from nbdojo.grading.noise import bootstrap_se
 
-    spec = data.spec
     with tempfile.TemporaryDirectory(prefix="nbdojo-se-") as tmp:
         path = Path(tmp) / "submission.csv"
         submission.to_csv(path, index=False, lineterminator="\n")
-        parsed = validate_submission(data, path).set_index(spec.id_column)
-    answers = _answers(data)
-    private = answers[answers[USAGE_COLUMN].str.strip().str.lower() == "private"].set_index(spec.id_column)
-    targets = list(spec.target_columns)
-    truth = private[targets].to_numpy()
-    guess = parsed.reindex(private.index)[targets].to_numpy()
-    if len(targets) == 1:
-        truth, guess = truth[:, 0], guess[:, 0]
-    return bootstrap_se(spec.metric, truth, guess)
+        parsed = validate_submission(data, path)
+    return bootstrap_se(data.spec.metric, *part_arrays(data, parsed, "private"))  # the rows a grade's error uses
 
 
 def ladder_stats(data: CompetitionData, board: pd.DataFrame, dummy: str,
