@@ -402,6 +402,19 @@ def test_answers_are_read_once_per_file_version(toys: dict[str, CompetitionData]
     assert score_submission(data, submission, part="private") == first[3]
 
 
+def test_a_caller_changing_the_answers_it_was_given_changes_no_later_grade(toys: dict[str, CompetitionData]) -> None:
+    """The answers are cached per file version: the frame handed out is a copy, so a caller's edit stays its own."""
+    from nbdojo.grading import grader
+
+    data = toys["toy-values"]
+    submission = validate_submission(data, data.sample_submission_path)
+    before = score_submission(data, submission, part="private")
+    answers = grader._answers(data, "private")
+    answers["y"] = 0.0  # what the sample predicts: its score would become 0
+    answers.loc[0, "key"] = "changed"
+    assert score_submission(data, submission, part="private") == before
+
+
 @pytest.mark.parametrize("cid", sorted(TOYS))
 def test_ladder_works_from_the_spec_alone(toys: dict[str, CompetitionData], cid: str) -> None:
     data = toys[cid]

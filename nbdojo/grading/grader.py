@@ -352,10 +352,10 @@ def _answers_by_part(stamp: tuple[str, int, int, int], prediction: str, id_colum
 
 
 def _answers(data: CompetitionData, part: str) -> pd.DataFrame:
-    """The `part` rows of the answers (shared: never modify the frame)."""
+    """The `part` rows of the answers, a copy: an edit by the caller never reaches the cache (and a later grade)."""
     spec = data.spec
     return _answers_by_part(_stamp(data.answers_path), spec.prediction, spec.id_column,
-                            tuple(spec.target_columns))[part]
+                            tuple(spec.target_columns))[part].copy()
 
 
 @functools.lru_cache(maxsize=2)
