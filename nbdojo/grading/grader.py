@@ -412,20 +412,6 @@ def load_leaderboard(spec: CompetitionSpec) -> pd.DataFrame:
     return board.sort_values("score", ascending=not spec.higher_is_better, kind="stable").reset_index(drop=True)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def grade_workspace_file(
     data: CompetitionData, workspace: str | Path, path: str = "submission.csv", *, part: str | None = "private",
     cap: int | None = None,
