@@ -257,6 +257,36 @@ def test_oversized_message_is_dropped_with_a_marker_and_the_channel_reopened(tmp
         assert text_of(session.execute("print('next')", timeout=30)) == "next\n"
 
 
+class _SlowPoller:
+    """A poller that waits before each poll: a host too busy to read the kernel's output as it comes."""
+
+    def __init__(self, poller: object, delay: float) -> None:
+        self._poller, self._delay = poller, delay
+
+    def poll(self, timeout: float | None = None) -> list:
+        time.sleep(self._delay)
+        return self._poller.poll(timeout)
+
+
+@pytest.mark.kernel
+def test_output_that_came_before_an_oversized_message_is_kept_by_a_slow_host(tmp_path: Path) -> None:
+    """'before' and the dropped connection reach a slow host in one poll: it reads 'before' first, then reopens
+    the channel (a reopened socket loses what the old one held: 'before' went missing in a loaded test run)."""
+    code = ("import sys, time\nprint('before', flush=True)\nsys.stdout.write('x' * 2_000_000)\nsys.stdout.flush()\n"
+            "time.sleep(3)\nprint('after')")
+    with KernelSession(cwd=tmp_path, max_output_bytes=10_000) as session:
+        poller_of = session._poller
+
+        def slow() -> tuple:
+            iopub, shell, poller = poller_of()
+            return iopub, shell, _SlowPoller(poller, 0.5)
+
+        session._poller = slow
+        result = session.execute(code, timeout=60)
+        assert result.error["ename"] == "OutputTooLarge"
+        assert text_of(result) == "before\nafter\n"
+
+
 @pytest.mark.kernel
 def test_a_bare_nan_in_a_hand_built_message_becomes_null(ks: KernelSession) -> None:
     """The agent rewrites the kernel's packed bytes to put a bare NaN (not JSON) in a display and its metadata."""

@@ -414,9 +414,6 @@ class KernelSession:
                 next_progress = progress(outputs)
             wait_s = max(0.0, min(settle_by, next_check, deadline, next_progress) - time.monotonic())
             events = dict(poller.poll(wait_s * 1000))
-            if any(monitor in events for monitor in self._monitors.values()) and self._reopen_dropped(outputs, events):
-                iopub, shell, poller = self._poller()
-                continue
             while iopub.socket in events and iopub.msg_ready():
                 msg = _read(iopub, outputs)
                 kind, content, parent = msg.get("msg_type"), msg.get("content"), msg.get("parent_header")
@@ -438,6 +435,9 @@ class KernelSession:
                     result.execution_count = _count(reply_content.get("execution_count"), result.execution_count)
                     if reply_content.get("status") == "error" and result.status == "ok":  # iopub error lost
                         result.status, result.error = "error", capped_error(reply_content)
+            # A dropped connection is handled after what arrived before it is read: reopening discards the queue.
+            if any(monitor in events for monitor in self._monitors.values()) and self._reopen_dropped(outputs, events):
+                iopub, shell, poller = self._poller()
 
         if result.status == "timeout":
             how = (
