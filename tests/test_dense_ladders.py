@@ -157,6 +157,31 @@ def test_an_interrupted_build_resumes_from_its_cache(toy: CompetitionData, tmp_p
     assert calls == ["c1", "c2", "c3", "c4"], "new data empties the cache"
 
 
+def test_a_cached_row_without_its_predictions_is_refitted_when_a_blend_needs_them(
+        toy: CompetitionData, tmp_path: Path) -> None:
+    """A cache holding c1's row but not its .npy once stopped the blend with a bare KeyError."""
+    test = pd.read_csv(toy.test_path, dtype={"key": str})
+    calls: list[str] = []
+
+    def guess(name: str, scale: float):
+        def submit(data: CompetitionData) -> pd.DataFrame:
+            calls.append(name)
+            return pd.DataFrame({"key": test["key"], "y": 1 / (1 + np.exp(-scale * test["x"]))})
+        return submit
+
+    rungs = [Rung("c1", "sigmoid of x", submit=guess("c1", 1.0)), Rung("c2", "sigmoid of 2x", submit=guess("c2", 2.0)),
+             Rung("mean", "mean of c1 and c2", blend=("c1", "c2"))]
+    cache = EntryCache(tmp_path / "cache", "v1")
+    first = build_ladder(toy, rungs=rungs, cache=cache)
+    next(cache.folder.glob("c1-*.npy")).unlink()  # c1's row stays; the blend was not finished
+    for path in cache.folder.glob("mean-*"):
+        path.unlink()
+    calls.clear()
+    again = build_ladder(toy, rungs=rungs, cache=EntryCache(tmp_path / "cache", "v1"))
+    assert calls == ["c1"], "only the entry whose predictions the blend lacks is refitted"
+    pd.testing.assert_frame_equal(again, first)
+
+
 def test_an_entry_named_with_a_dot_is_cached_under_its_own_name(tmp_path: Path) -> None:
     """`shrink_0.5` and `shrink_0.7` once shared one file (`shrink_0.json`) that neither could read back."""
     cache = EntryCache(tmp_path / "cache", "v1")

@@ -445,10 +445,13 @@ def build_ladder(
             started = time.perf_counter()
             key = rung_cache_key(rung)
             cached = cache.get(rung.name, key) if cache is not None else None
-            if cached is not None:
-                prediction = cache.prediction(rung.name) if rung.name in blended else None
-                if prediction is not None:
+            if cached is not None and rung.name in blended:  # a blend reads it: without its predictions, refit
+                prediction = cache.prediction(rung.name)
+                if prediction is None:
+                    cached = None
+                else:
                     done[rung.name] = prediction
+            if cached is not None:
                 rows.append(cached)
                 if progress:
                     progress(index, total, cached, time.perf_counter() - started)
