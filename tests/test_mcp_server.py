@@ -54,7 +54,7 @@ def test_a_client_plays_an_episode_to_a_graded_submission(prepared_home, tmp_pat
         progress.append((value, message))
 
     async def play() -> dict:
-        async with Client(server(tmp_path)) as client:
+        async with Client(server(tmp_path, "--allow-interrupt")) as client:
             assert {t.name for t in (await client.list_tools()).tools} == set(TOOLS)
             listed = await client.call_tool("list_competitions", {})
             assert "penguins" in {c["id"] for c in listed.structured_content["competitions"]}
@@ -89,6 +89,7 @@ def test_a_client_plays_an_episode_to_a_graded_submission(prepared_home, tmp_pat
     nbformat.validate(nb)
     meta = nb.metadata["nbdojo"]
     assert meta["agent"] == "mcp" and meta["competition"] == "penguins" and meta["ended"]
+    assert meta["allow_interrupt"] is True  # --allow-interrupt: the watch server lets people interrupt it
     assert "nbdojo-scorer" in nb.cells[-1].metadata.get("tags", [])
     assert meta["final"]["score"] == pytest.approx(final["final"]["score"]) and final["reward"] == meta["final"]["human_rank"]
     assert verification(nb) == VERIFIED  # the grade is signed, as in `nbdojo run`
@@ -115,6 +116,7 @@ def test_a_client_that_leaves_mid_cell_has_its_episode_closed(prepared_home, tmp
     nb = nbformat.read(str(notebook), as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["nbdojo"]["ended"] and nb.metadata["nbdojo"]["final"] is None
+    assert "allow_interrupt" not in nb.metadata["nbdojo"]  # by default only the episode interrupts its kernel
     assert any("Episode closed" in c.source for c in nb.cells if c.cell_type == "markdown")
 
 

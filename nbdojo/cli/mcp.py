@@ -33,6 +33,8 @@ def mcp(
                                "public_delta or shaped; see nbdojo.grading.rewards."),
     progress_every: float = typer.Option(5.0, min=0.1, help="Seconds between progress notifications of a running step."),
     max_episodes: int = typer.Option(4, min=1, help="Episodes open at once (each a kernel); more are refused."),
+    allow_interrupt: bool = typer.Option(False, "--allow-interrupt", help="People watching an episode (nbdojo watch) "
+                                         "may interrupt its running cell from the lab."),
 ) -> None:
     """Serve nbdojo to MCP clients (coding assistants, agent frameworks): each session plays one sandboxed episode."""
     from nbdojo.cli.app import _parse_gpus
@@ -47,7 +49,7 @@ def mcp(
     config = ServerConfig(
         out_dir=out.resolve(), model=model, reward=check_mode(reward), gpus=None if parsed is None else tuple(parsed),
         kernel_env=str(kernel_env) if kernel_env else None, progress_every_s=progress_every,
-        max_episodes=max_episodes,
+        max_episodes=max_episodes, allow_interrupt=allow_interrupt,
         limits=Limits(max_steps=max_steps, cell_timeout_s=cell_timeout, wall_clock_s=wall_clock,
                       memory_bytes=int(memory_gb * 1024**3)),
     )

@@ -56,6 +56,7 @@ class ServerConfig:
     reward: str = DEFAULT_MODE  # the env's reward mode (nbdojo.grading.rewards): what each step's reward is
     progress_every_s: float = 5.0
     max_episodes: int = 4  # episodes open at once (each a kernel): a client opening sessions in a loop is refused
+    allow_interrupt: bool = False  # people watching (nbdojo watch) may interrupt an episode's running cell
     env_options: dict[str, Any] = field(default_factory=dict)  # more DojoEnv keywords (e.g. a reward mode)
 
 
@@ -93,7 +94,8 @@ class EpisodeSlot:
             try:
                 env = DojoEnv(competition, out_dir=c.out_dir, limits=c.limits, agent="mcp", model=c.model,
                               sandbox=c.sandbox, gpus=None if c.gpus is None else list(c.gpus),
-                              kernel_env=c.kernel_env, reward=c.reward, **c.env_options)
+                              kernel_env=c.kernel_env, reward=c.reward, allow_interrupt=c.allow_interrupt,
+                              **c.env_options)
                 obs, info = env.reset(seed=seed)
                 self._check_open()  # the client left while the kernel started: close what it will never use
             except BaseException:
