@@ -8,7 +8,7 @@ link is not kept) and every row is redrawn by neighbourhood resampling within it
 latest year, 1988, each person-year redrawn ROUNDS times (its own neighbour, share and donor each
 time), so that the private score's bootstrap error falls below half the gap between the reference
 ladder's medal lines (the deviance of a count this heavy-tailed is noisy: 0.18 on one redraw, 0.087
-on ten, against half-gaps of 0.013 and 0.026; 0.0099 on 650, against 0.017 and 0.026 on the ladder
+on ten, against half-gaps of 0.013 and 0.026; 0.0099 on 650, against 0.017 and 0.022 on the ladder
 rebuilt on them). train.csv's row order and ids are drawn as they were
 for the ten-redraw test set, so it is unchanged; the test rows take the ids left over.
 """
