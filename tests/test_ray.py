@@ -12,7 +12,6 @@ The cluster is shut down at the end, leaving no raylet behind.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -169,8 +168,9 @@ def test_four_remote_envs_step_at_once(cluster):
             env.close()
 
 
-def test_ctrl_c_stops_a_ray_batch_and_reports_its_running_episodes(cluster, tmp_path):
-    """A real SIGINT to this (the driver's) process while two episodes wait in their cells, one per node."""
+def test_ctrl_c_stops_a_ray_batch_and_brings_back_its_running_episodes_notebooks(cluster, tmp_path):
+    """A real SIGINT to this (the driver's) process while two episodes wait in their cells, one per node: each is
+    stopped as a local one is (SIGTERM), closes its notebook as interrupted and sends it back."""
     import os
     import signal
 
@@ -180,11 +180,13 @@ def test_ctrl_c_stops_a_ray_batch_and_reports_its_running_episodes(cluster, tmp_
     agent = f"replay:{write_notebook(tmp_path / 'wait.ipynb', WAIT_FOR_GO)}"
     plans = [EpisodePlan("penguins", seed, agent, out_dir=str(tmp_path / "runs"), limits=LIMITS) for seed in range(3)]
     before = set(scratch.glob("*/*/workspace/started"))
+    started: list[Path] = []  # the waiting episodes' workspaces, as they were when the signal went
 
     def interrupt() -> None:
         deadline = time.monotonic() + 240
         while len(set(scratch.glob("*/*/workspace/started")) - before) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
+        started.extend(p.parent for p in set(scratch.glob("*/*/workspace/started")) - before)
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
@@ -195,13 +197,19 @@ def test_ctrl_c_stops_a_ray_batch_and_reports_its_running_episodes(cluster, tmp_
     assert len(outcomes) == 2 and len({o.seed for o in outcomes}) == 2
     assert all(isinstance(o, NodeFailure) and o.error == "interrupted (SIGINT)" for o in outcomes), outcomes
     assert {o.node for o in outcomes} == {head.node_id, worker.node_id}
-    left = [p.parent for p in set(scratch.glob("*/*/workspace/started")) - before]
+    for outcome in outcomes:
+        notebook = Path(outcome.notebook)
+        assert notebook.parent.parent == tmp_path / "runs", "the notebook came back into the plan's out folder"
+        nb = nbformat.read(str(notebook), as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata["nbdojo"]["ended"] and nb.metadata["nbdojo"]["final"] is None
+        marker = [c.source for c in nb.cells if c.cell_type == "markdown" and "Episode interrupted" in c.source]
+        assert marker and marker[0].startswith("**Episode interrupted** (SIGTERM) during step 1 (execute_code)")
+    assert len(started) == 2 and not any(w.exists() for w in started), "the stopped actors deleted their scratch"
     deadline = time.monotonic() + 60
-    while any(kernels_of(workspace) for workspace in left):
+    while any(kernels_of(workspace) for workspace in started):
         assert time.monotonic() < deadline, "a kernel outlived its interrupted episode"
         time.sleep(0.5)
-    for workspace in left:  # the killed actors could not delete their scratch folders
-        shutil.rmtree(workspace.parent.parent, ignore_errors=True)
 
 
 def test_a_worker_node_killed_mid_batch_is_reported_and_its_episode_retried(cluster, tmp_path):

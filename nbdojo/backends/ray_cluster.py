@@ -7,8 +7,10 @@ driver (the episode runs in a scratch folder on its node, and its notebook is se
 the plan's out folder; the workspace is deleted there) or, with `shared_out`, are written straight to a
 folder every node mounts. A node that dies takes its running episodes with it: each comes back as an
 `EpisodeFailure` naming the node, so the batch reports it and retries it when asked (nbdojo.backends.retry);
-finished episodes were already back and are never lost. A stop signal kills the running actors (their
-episodes come back as interrupted; their notebooks, if any, stay on their nodes as abandoned).
+finished episodes were already back and are never lost. A stop signal (Ctrl-C, SIGTERM) stops the
+running episodes as a local batch does: each actor's process is sent SIGTERM on its node, so its episode
+closes its notebook as interrupted and sends it back. One that has not answered within `STOP_GRACE_S`
+is killed with its actor (its notebook, if any, stays on its node as abandoned).
 
 Ray is imported only here (and in nbdojo.backends.remote), lazily: nbdojo works without the extra.
 """
@@ -28,6 +30,8 @@ from nbdojo.errors import ConfigError
 from nbdojo.runner import EpisodeResult, interrupting_signal, stop_signals_interrupt
 
 RAY_MISSING = "the Ray backend needs Ray: pip install 'nbdojo[ray]'"
+#: How long a stopped batch waits for its running episodes to close their notebooks and send them back.
+STOP_GRACE_S = 30.0
 
 
 def import_ray() -> Any:
@@ -91,7 +95,7 @@ class EpisodeHost:
         import ray
 
         return {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "gpus": [int(g) for g in ray.get_gpu_ids()]}
+                "gpus": [int(g) for g in ray.get_gpu_ids()], "pid": os.getpid()}
 
     def run(self, plan: EpisodePlan, bring_back: bool) -> tuple[Outcome, dict[str, bytes]]:
         """Run the plan here with the GPUs Ray gave this actor; with `bring_back`, in a scratch folder whose
@@ -120,6 +124,7 @@ class RayBackend:
         self.cpus, self.gpus = cpus_per_episode, gpus_per_episode
         self._connected = connect(address)
         self._host_class = self.ray.remote(EpisodeHost)
+        self._terminate = self.ray.remote(num_cpus=0, max_retries=0)(_terminate)
 
     def close(self) -> None:
         if self._connected:
@@ -167,16 +172,39 @@ class RayBackend:
                         else:
                             index = running.pop(ref)
                             finish(index, self._collect(plans[index], ref, where[index]))
-            except KeyboardInterrupt as exc:
+            except KeyboardInterrupt as exc:  # more stop signals are ignored until this returns
                 name = interrupting_signal(exc)
-                for actor in hosts.values():
+                for index, outcome in self._stop(running, plans, where, name).items():
+                    finish(index, outcome)
+                for actor in hosts.values():  # episodes not yet placed never started: not reported
                     ray.kill(actor)
-                for index in list(running.values()):  # episodes not yet placed never started: not reported
-                    plan, spot = plans[index], where[index]
-                    finish(index, NodeFailure(plan.competition, plan.seed, plan.agent, f"interrupted ({name})",
-                                              node=spot["node"], host=spot["host"]))
                 raise BatchInterrupted(name, [outcomes[i] for i in sorted(outcomes)]) from None
         return [outcomes[i] for i in range(len(plans))]
+
+    def _stop(self, running: dict[Any, int], plans: list[EpisodePlan], where: dict[int, dict[str, Any]],
+              name: str) -> dict[int, Outcome]:
+        """Send each running episode's process SIGTERM on its node and collect what comes back within
+        STOP_GRACE_S: an episode cut short is a failure `interrupted (name)` with its notebook, one that
+        had just finished keeps its result; one that did not answer is reported without a notebook."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        ray = self.ray
+        for index in running.values():
+            spot = where[index]
+            strategy = NodeAffinitySchedulingStrategy(spot["node"], soft=False)
+            self._terminate.options(scheduling_strategy=strategy).remote(spot["pid"])
+        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=STOP_GRACE_S) if running else ([], [])
+        stopped: dict[int, Outcome] = {}
+        for ref, index in running.items():
+            plan, spot = plans[index], where[index]
+            outcome = self._collect(plan, ref, spot) if ref in ready else None
+            if outcome is None or (isinstance(outcome, NodeFailure) and outcome.error.startswith("lost:")):
+                outcome = NodeFailure(plan.competition, plan.seed, plan.agent, f"interrupted ({name})",
+                                      node=spot["node"], host=spot["host"])
+            elif isinstance(outcome, NodeFailure) and outcome.error.startswith("interrupted"):
+                outcome = replace(outcome, error=f"interrupted ({name})")  # the batch's signal, not the SIGTERM sent
+            stopped[index] = outcome
+        return stopped
 
     def _collect(self, plan: EpisodePlan, ref: Any, spot: dict[str, Any]) -> Outcome:
         """The episode's outcome, with where it ran; its notebook written into the plan's out folder."""
@@ -229,3 +257,12 @@ class RayBackend:
         except Exception:  # noqa: BLE001 - the cluster's state is unknown: say nothing of the node
             return True
 
+
+def _terminate(pid: int) -> None:
+    """(A Ray task on the episode's node.) Stop the episode running in process `pid` as `kill` would."""
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:  # it had ended
+        pass
