@@ -95,7 +95,7 @@ class EpisodeHost:
         import ray
 
         return {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "gpus": [int(g) for g in ray.get_gpu_ids()], "pid": os.getpid()}
+                "gpus": [int(g) for g in ray.get_gpu_ids()], "pid": os.getpid(), "started": _started(os.getpid())}
 
     def run(self, plan: EpisodePlan, bring_back: bool) -> tuple[Outcome, dict[str, bytes]]:
         """Run the plan here with the GPUs Ray gave this actor; with `bring_back`, in a scratch folder whose
@@ -192,7 +192,7 @@ class RayBackend:
         for index in running.values():
             spot = where[index]
             strategy = NodeAffinitySchedulingStrategy(spot["node"], soft=False)
-            self._terminate.options(scheduling_strategy=strategy).remote(spot["pid"])
+            self._terminate.options(scheduling_strategy=strategy).remote(spot["pid"], spot["started"])
         ready, _ = ray.wait(list(running), num_returns=len(running), timeout=STOP_GRACE_S) if running else ([], [])
         stopped: dict[int, Outcome] = {}
         for ref, index in running.items():
@@ -258,11 +258,22 @@ class RayBackend:
             return True
 
 
-def _terminate(pid: int) -> None:
-    """(A Ray task on the episode's node.) Stop the episode running in process `pid` as `kill` would."""
+def _started(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).create_time()
+
+
+def _terminate(pid: int, started: float) -> None:
+    """(A Ray task on the episode's node.) Stop the episode running in process `pid` as `kill` would, if that
+    process is still the one that was started at `started` (not another that took its pid after it died)."""
     import signal
 
+    import psutil
+
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:  # it had ended
+        process = psutil.Process(pid)
+        if process.create_time() == started:
+            process.send_signal(signal.SIGTERM)
+    except psutil.Error:  # it had ended
         pass
