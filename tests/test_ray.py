@@ -170,7 +170,8 @@ def test_four_remote_envs_step_at_once(cluster):
 
 def test_ctrl_c_stops_a_ray_batch_and_brings_back_its_running_episodes_notebooks(cluster, tmp_path):
     """A real SIGINT to this (the driver's) process while two episodes wait in their cells, one per node: each is
-    stopped as a local one is (SIGTERM), closes its notebook as interrupted and sends it back."""
+    stopped as a local one is (by SIGTERM: Ray's workers block SIGINT), closes its notebook as interrupted and
+    sends it back."""
     import os
     import signal
 

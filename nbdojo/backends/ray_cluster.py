@@ -8,9 +8,10 @@ the plan's out folder; the workspace is deleted there) or, with `shared_out`, ar
 folder every node mounts. A node that dies takes its running episodes with it: each comes back as an
 `EpisodeFailure` naming the node, so the batch reports it and retries it when asked (nbdojo.backends.retry);
 finished episodes were already back and are never lost. A stop signal (Ctrl-C, SIGTERM) stops the
-running episodes as a local batch does: each actor's process is sent SIGTERM on its node, so its episode
-closes its notebook as interrupted and sends it back. One that has not answered within `STOP_GRACE_S`
-is killed with its actor (its notebook, if any, stays on its node as abandoned).
+running episodes as a local batch does: each actor's process is sent SIGTERM on its node (Ray's workers
+block SIGINT), again every second as one just starting may not listen yet, so its episode closes its
+notebook as interrupted (by SIGTERM, its notebook says) and sends it back. One that has not answered within `nbdojo.batch.STOP_GRACE_S` is killed
+with its actor; its notebook, never closed, stays where it was written and reads as abandoned.
 
 Ray is imported only here (and in nbdojo.backends.remote), lazily: nbdojo works without the extra.
 """
@@ -19,19 +20,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from nbdojo.batch import BatchInterrupted, EpisodeFailure, EpisodePlan, Outcome, run_plan
+from nbdojo.batch import STOP_GRACE_S, BatchInterrupted, EpisodeFailure, EpisodePlan, Outcome, run_plan
 from nbdojo.errors import ConfigError
-from nbdojo.runner import EpisodeResult, interrupting_signal, stop_signals_interrupt
+from nbdojo.runner import STOP_SIGNALS, EpisodeResult, interrupting_signal, stop_signals_interrupt
+from nbdojo.runstate import is_alive, process_start
 
 RAY_MISSING = "the Ray backend needs Ray: pip install 'nbdojo[ray]'"
-#: How long a stopped batch waits for its running episodes to close their notebooks and send them back.
-STOP_GRACE_S = 30.0
 
 
 def import_ray() -> Any:
@@ -89,13 +91,21 @@ def scratch_root() -> Path:
 
 
 class EpisodeHost:
-    """The actor of one episode (wrapped with `ray.remote` by RayBackend)."""
+    """The actor of one episode (wrapped with `ray.remote` by RayBackend).
+
+    Stop signals are ignored but while its episode runs (`run_plan` listens to them): a stop that comes
+    before the episode starts, or as it sends its notebook back, must not kill the actor and lose it."""
+
+    def __init__(self) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
 
     def where(self) -> dict[str, Any]:
         import ray
 
+        pid = os.getpid()
         return {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "gpus": [int(g) for g in ray.get_gpu_ids()], "pid": os.getpid(), "started": _started(os.getpid())}
+                "gpus": [int(g) for g in ray.get_gpu_ids()], "pid": pid, "start": process_start(pid)}
 
     def run(self, plan: EpisodePlan, bring_back: bool) -> tuple[Outcome, dict[str, bytes]]:
         """Run the plan here with the GPUs Ray gave this actor; with `bring_back`, in a scratch folder whose
@@ -169,9 +179,11 @@ class RayBackend:
                             running[hosts[index].run.remote(plans_run[index], self.shared_out is None)] = index
                             if on_start is not None:
                                 on_start(plans[index])
-                        else:
-                            index = running.pop(ref)
-                            finish(index, self._collect(plans[index], ref, where[index]))
+                        else:  # still `running` while it is fetched: a stop meanwhile collects it again
+                            index = running[ref]
+                            outcome = self._collect(plans[index], ref, where[index])
+                            del running[ref]
+                            finish(index, outcome)
             except KeyboardInterrupt as exc:  # more stop signals are ignored until this returns
                 name = interrupting_signal(exc)
                 for index, outcome in self._stop(running, plans, where, name).items():
@@ -183,26 +195,33 @@ class RayBackend:
 
     def _stop(self, running: dict[Any, int], plans: list[EpisodePlan], where: dict[int, dict[str, Any]],
               name: str) -> dict[int, Outcome]:
-        """Send each running episode's process SIGTERM on its node and collect what comes back within
-        STOP_GRACE_S: an episode cut short is a failure `interrupted (name)` with its notebook, one that
-        had just finished keeps its result; one that did not answer is reported without a notebook."""
+        """Send each running episode's process SIGTERM, on its node, every second until all have answered
+        or STOP_GRACE_S has passed. An episode cut short comes back as `interrupted (name)`
+        with its notebook, one that had just finished keeps its result, one whose node died says so, and
+        one that did not answer in time is reported as interrupted without a notebook."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         ray = self.ray
-        for index in running.values():
-            spot = where[index]
-            strategy = NodeAffinitySchedulingStrategy(spot["node"], soft=False)
-            self._terminate.options(scheduling_strategy=strategy).remote(spot["pid"], spot["started"])
-        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=STOP_GRACE_S) if running else ([], [])
+        deadline, answered = time.monotonic() + STOP_GRACE_S, set()
+        while len(answered) < len(running) and time.monotonic() < deadline:
+            for ref, index in running.items():
+                if ref not in answered:
+                    spot = where[index]
+                    strategy = NodeAffinitySchedulingStrategy(spot["node"], soft=False)
+                    self._terminate.options(scheduling_strategy=strategy).remote(spot["pid"], spot["start"])
+            waiting = [ref for ref in running if ref not in answered]
+            ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=1.0)
+            answered.update(ready)
         stopped: dict[int, Outcome] = {}
         for ref, index in running.items():
             plan, spot = plans[index], where[index]
-            outcome = self._collect(plan, ref, spot) if ref in ready else None
-            if outcome is None or (isinstance(outcome, NodeFailure) and outcome.error.startswith("lost:")):
+            outcome = self._collect(plan, ref, spot) if ref in answered else None
+            lost = isinstance(outcome, NodeFailure) and outcome.error.startswith("lost:")
+            if outcome is None or (lost and self._node_alive(spot["node"])):  # killed in time, or its actor was
                 outcome = NodeFailure(plan.competition, plan.seed, plan.agent, f"interrupted ({name})",
                                       node=spot["node"], host=spot["host"])
             elif isinstance(outcome, NodeFailure) and outcome.error.startswith("interrupted"):
-                outcome = replace(outcome, error=f"interrupted ({name})")  # the batch's signal, not the SIGTERM sent
+                outcome = replace(outcome, error=f"interrupted ({name})")  # the batch's signal, not the SIGTERM
             stopped[index] = outcome
         return stopped
 
@@ -258,22 +277,13 @@ class RayBackend:
             return True
 
 
-def _started(pid: int) -> float:
-    import psutil
-
-    return psutil.Process(pid).create_time()
-
-
-def _terminate(pid: int, started: float) -> None:
-    """(A Ray task on the episode's node.) Stop the episode running in process `pid` as `kill` would, if that
-    process is still the one that was started at `started` (not another that took its pid after it died)."""
-    import signal
-
-    import psutil
-
+def _terminate(pid: int, start: int | None) -> bool:
+    """(A Ray task on the episode's node.) Send SIGTERM to the episode's process `pid` if it still runs and is
+    the one that started at `start` (not another that took its pid since); whether it was sent."""
+    if not is_alive(pid, start):
+        return False
     try:
-        process = psutil.Process(pid)
-        if process.create_time() == started:
-            process.send_signal(signal.SIGTERM)
-    except psutil.Error:  # it had ended
-        pass
+        os.kill(pid, signal.SIGTERM)
+    except OSError:  # it ended just now
+        return False
+    return True

@@ -94,8 +94,8 @@ class EpisodeSlot:
             try:
                 env = DojoEnv(competition, out_dir=c.out_dir, limits=c.limits, agent="mcp", model=c.model,
                               sandbox=c.sandbox, gpus=None if c.gpus is None else list(c.gpus),
-                              kernel_env=c.kernel_env, reward=c.reward, allow_interrupt=c.allow_interrupt,
-                              **c.env_options)
+                              kernel_env=c.kernel_env, reward=c.reward,
+                              **{"allow_interrupt": c.allow_interrupt, **c.env_options})
                 obs, info = env.reset(seed=seed)
                 self._check_open()  # the client left while the kernel started: close what it will never use
             except BaseException:

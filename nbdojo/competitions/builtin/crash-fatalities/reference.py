@@ -3,7 +3,9 @@
 Before any model, a Kaggler tabulates the death rate by impact speed, then by speed and seat belt, and
 so on, and submits the table. Each table here is an m-estimate: a group's rate shrunk towards the
 overall rate with the weight of `PRIOR_ROWS` occupants, so a group seen a handful of times stays near
-the mean. They fill the ladder between the dummy and the models, as first attempts do on a real board.
+the mean. They rank among the weaker models (bronze and below), as first attempts do on a real board.
+The entry cache knows a rung by its name and method text: change `PRIOR_ROWS` or `AGE_BANDS` and the
+ladder's cache must be emptied (or the names changed) for the tables to be refitted.
 """
 
 from __future__ import annotations
