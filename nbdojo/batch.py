@@ -28,9 +28,9 @@ from typing import Any, Callable
 
 from nbdojo.limits import Limits
 from nbdojo.runner import (
-    STOP_SIGNALS, EpisodeInterrupted, EpisodeResult, interrupting_signal, stop_signals_interrupt,
+    EpisodeInterrupted, EpisodeResult, ignore_stop_signals, interrupting_signal, stop_signals_interrupt,
 )
-from nbdojo.runstate import is_alive, process_start
+from nbdojo.runstate import process_start, signal_if_alive
 
 #: After a stop signal, how long running episodes get to close their notebooks before the batch gives up on them.
 STOP_GRACE_S = 60.0
@@ -130,8 +130,7 @@ def _claim_slot(slots: list[list[int]], counter: Any, hosts: Any) -> None:
         counter.value += 1
     slot = slots[index]
     hosts[2 * index], hosts[2 * index + 1] = os.getpid(), process_start(os.getpid()) or 0
-    for number in STOP_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
+    ignore_stop_signals()
     os.sched_setaffinity(0, slot)
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, str(len(slot)))
@@ -222,11 +221,7 @@ def _stop_running(running: dict[Future[Outcome], int], workers: list[tuple[int, 
     while running:
         late = time.monotonic() >= deadline
         for pid, start in workers:
-            if is_alive(pid, start):  # not a pid the system has given to another process since
-                try:
-                    os.kill(pid, signal.SIGKILL if late else signum)
-                except OSError:
-                    pass
+            signal_if_alive(pid, start, signal.SIGKILL if late else signum)
         done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
         for future in done:
             finish(future)

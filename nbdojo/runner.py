@@ -46,6 +46,13 @@ def interrupting_signal(exc: KeyboardInterrupt) -> str:
     return exc.signal_name if isinstance(exc, EpisodeInterrupted) else "SIGINT"
 
 
+def ignore_stop_signals() -> None:
+    """For a process that runs episodes for a batch (a worker, a Ray actor): stop signals are ignored but
+    while an episode runs (`stop_signals_interrupt`), so one arriving between episodes kills nothing."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def stop_signals_interrupt() -> Iterator[None]:
     """Inside, SIGTERM and SIGINT raise `EpisodeInterrupted` in the main thread, once: while the episode

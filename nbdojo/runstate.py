@@ -43,6 +43,18 @@ def process_start(pid: int) -> int | None:
     return stat[1] if stat else None
 
 
+def signal_if_alive(pid: int, start_time: int | None, signum: int) -> bool:
+    """Send `signum` to `pid` if it still runs and is the process that started at `start_time` (not another
+    that took its pid since); whether it was sent."""
+    if not is_alive(pid, start_time):
+        return False
+    try:
+        os.kill(pid, signum)
+    except OSError:  # it ended just now
+        return False
+    return True
+
+
 def host_record() -> dict[str, Any]:
     """This process as a run's host: {pid, start_time, hostname} (metadata.nbdojo.host)."""
     pid = os.getpid()

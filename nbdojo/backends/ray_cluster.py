@@ -10,8 +10,9 @@ folder every node mounts. A node that dies takes its running episodes with it: e
 finished episodes were already back and are never lost. A stop signal (Ctrl-C, SIGTERM) stops the
 running episodes as a local batch does: each actor's process is sent SIGTERM on its node (Ray's workers
 block SIGINT), again every second as one just starting may not listen yet, so its episode closes its
-notebook as interrupted (by SIGTERM, its notebook says) and sends it back. One that has not answered within `nbdojo.batch.STOP_GRACE_S` is killed
-with its actor; its notebook, never closed, stays where it was written and reads as abandoned.
+notebook as interrupted (by SIGTERM, its notebook says) and sends it back. One that has not answered
+within `nbdojo.batch.STOP_GRACE_S` is killed with its actor; its notebook, never closed, stays where it
+was written and reads as abandoned.
 
 Ray is imported only here (and in nbdojo.backends.remote), lazily: nbdojo works without the extra.
 """
@@ -30,8 +31,8 @@ from typing import Any, Callable
 
 from nbdojo.batch import STOP_GRACE_S, BatchInterrupted, EpisodeFailure, EpisodePlan, Outcome, run_plan
 from nbdojo.errors import ConfigError
-from nbdojo.runner import STOP_SIGNALS, EpisodeResult, interrupting_signal, stop_signals_interrupt
-from nbdojo.runstate import is_alive, process_start
+from nbdojo.runner import EpisodeResult, ignore_stop_signals, interrupting_signal, stop_signals_interrupt
+from nbdojo.runstate import process_start, signal_if_alive
 
 RAY_MISSING = "the Ray backend needs Ray: pip install 'nbdojo[ray]'"
 
@@ -97,8 +98,7 @@ class EpisodeHost:
     before the episode starts, or as it sends its notebook back, must not kill the actor and lose it."""
 
     def __init__(self) -> None:
-        for number in STOP_SIGNALS:
-            signal.signal(number, signal.SIG_IGN)
+        ignore_stop_signals()
 
     def where(self) -> dict[str, Any]:
         import ray
@@ -134,7 +134,7 @@ class RayBackend:
         self.cpus, self.gpus = cpus_per_episode, gpus_per_episode
         self._connected = connect(address)
         self._host_class = self.ray.remote(EpisodeHost)
-        self._terminate = self.ray.remote(num_cpus=0, max_retries=0)(_terminate)
+        self._signal = self.ray.remote(num_cpus=0, max_retries=0)(signal_if_alive)  # run on the episode's node
 
     def close(self) -> None:
         if self._connected:
@@ -208,7 +208,8 @@ class RayBackend:
                 if ref not in answered:
                     spot = where[index]
                     strategy = NodeAffinitySchedulingStrategy(spot["node"], soft=False)
-                    self._terminate.options(scheduling_strategy=strategy).remote(spot["pid"], spot["start"])
+                    self._signal.options(scheduling_strategy=strategy).remote(spot["pid"], spot["start"],
+                                                                              signal.SIGTERM)
             waiting = [ref for ref in running if ref not in answered]
             ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=1.0)
             answered.update(ready)
@@ -275,15 +276,3 @@ class RayBackend:
             return any(n.get("NodeID") == node and n.get("Alive") for n in self.ray.nodes())
         except Exception:  # noqa: BLE001 - the cluster's state is unknown: say nothing of the node
             return True
-
-
-def _terminate(pid: int, start: int | None) -> bool:
-    """(A Ray task on the episode's node.) Send SIGTERM to the episode's process `pid` if it still runs and is
-    the one that started at `start` (not another that took its pid since); whether it was sent."""
-    if not is_alive(pid, start):
-        return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:  # it ended just now
-        return False
-    return True
